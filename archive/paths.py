@@ -1,0 +1,24 @@
+"""Where the archive lives when the caller does not say."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_DB = "PORTAL_ARCHIVE_DB"
+APP_DIR = "portal-archive"
+DB_FILE = "archive.sqlite"
+
+
+def default_db_path() -> Path:
+    """The archive file: $PORTAL_ARCHIVE_DB, else under $XDG_DATA_HOME (~/.local/share).
+
+    Nothing is created here; `Archive.open` makes the parent folders.
+    """
+    explicit = os.environ.get(ENV_DB)
+    if explicit:
+        return Path(explicit).expanduser()
+    # The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
+    xdg = os.environ.get("XDG_DATA_HOME")
+    data_home = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return data_home / APP_DIR / DB_FILE

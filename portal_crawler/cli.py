@@ -1,0 +1,358 @@
+"""`portal-archive`: one command line for crawling, parsing, exporting, evaluating."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from archive import Archive, default_db_path
+from archive.export import export_jsonl
+from portal_crawler.profiles import ProfileError, get_profile, load_profiles, profile_for_url
+
+DB_HELP = (
+    "SQLite archive file or SQLAlchemy URL "
+    "(default: $PORTAL_ARCHIVE_DB, else $XDG_DATA_HOME/portal-archive/archive.sqlite)"
+)
+
+
+def _die(message: str, code: int = 2) -> int:
+    print(f"portal-archive: error: {message}", file=sys.stderr)
+    return code
+
+
+def _parse_setting(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    name, value = text.split("=", 1)
+    return name.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portal-archive",
+        description=(
+            "Crawl the news sections of Vietnamese government portals into a SQLite "
+            "archive, and export, inspect or evaluate what was captured."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    crawl = commands.add_parser(
+        "crawl",
+        help="crawl portals' news sections into the archive",
+        description=(
+            "Crawl the default sections of the given portals (see `portal-archive portals`), "
+            "or one listing URL of a portal with no profile (--url). Politeness is on: "
+            "robots.txt and its Crawl-delay, AutoThrottle, the profile's delay."
+        ),
+    )
+    crawl.add_argument("portals", nargs="*", metavar="PORTAL_ID", help="portal ids to crawl")
+    crawl.add_argument("--url", help="crawl this listing URL generically (no profile needed)")
+    crawl.add_argument("--db", help=DB_HELP)
+    which = crawl.add_mutually_exclusive_group()
+    which.add_argument("--section", help="crawl this section (by name) instead of the defaults")
+    which.add_argument("--all-sections", action="store_true", help="crawl every section")
+    crawl.add_argument(
+        "--mirror",
+        metavar="ORIGIN",
+        help="fetch from this origin (a local replay, a proxy) while recording the "
+        "portal's canonical URLs, e.g. http://127.0.0.1:8080",
+    )
+    crawl.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        type=_parse_setting,
+        metavar="NAME=VALUE",
+        help="override a Scrapy setting (repeatable), e.g. -s DOWNLOAD_DELAY=2",
+    )
+    crawl.add_argument("--log-level", default="WARNING", help="Scrapy log level (default WARNING)")
+    crawl.add_argument("--json", action="store_true", help="print the run summaries as JSON")
+
+    parse = commands.add_parser(
+        "parse",
+        help="parse one article page and print it as JSON",
+        description="Parse a saved page (or fetch a URL) and print the Article as one JSON object.",
+    )
+    parse.add_argument("source", metavar="FILE_OR_URL")
+    parse.add_argument("--url", help="the page's URL on the portal (required for a file)")
+    parse.add_argument("--content-type", help="the HTTP Content-Type the page was served with")
+    parse.add_argument("--portal", help="use this portal's profile (default: chosen by host)")
+    parse.add_argument("--section", help="section name to record")
+
+    export = commands.add_parser(
+        "export",
+        help="export archived articles as JSON lines",
+        description="One JSON object a line: the gold keys plus portal, content_hash, "
+        "first_seen_at, last_seen_at.",
+    )
+    export.add_argument("--db", help=DB_HELP)
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--portal", help="only this portal")
+    export.add_argument(
+        "--since", metavar="DATE", help="only articles published on/after YYYY-MM-DD"
+    )
+    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+    portals = commands.add_parser("portals", help="list the portal profiles")
+    portals.add_argument("--json", action="store_true", help="print as JSON")
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="score the parser against a snapshot's gold annotations",
+        description="Per-field exact-match rates, body token F1 and caption F1 on gold pages.",
+    )
+    evaluate.add_argument("snapshots", nargs="+", type=Path, metavar="SNAPSHOT_DIR")
+    evaluate.add_argument("--generic", action="store_true", help="ignore profiles")
+    evaluate.add_argument("--details", action="store_true", help="list every mismatch")
+    evaluate.add_argument("--json", action="store_true", help="print as JSON")
+
+    demo = commands.add_parser(
+        "demo",
+        help="offline demo: replay a bundled portal snapshot through the whole pipeline",
+        description="Serves the bundled An Biên snapshot on 127.0.0.1, crawls it into the "
+        "archive, exports JSONL and prints a summary. Needs no network.",
+    )
+    demo.add_argument("--db", help=DB_HELP)
+    demo.add_argument(
+        "-o", "--output", metavar="FILE", help="JSONL export (default: beside the db)"
+    )
+    return parser
+
+
+# -- crawl ------------------------------------------------------------------------------
+def run_crawl(
+    portal_ids: Sequence[str],
+    *,
+    url: str | None = None,
+    db: str | None = None,
+    section: str | None = None,
+    all_sections: bool = False,
+    mirror: str | None = None,
+    settings_overrides: Sequence[tuple[str, str]] = (),
+    log_level: str = "WARNING",
+) -> list[dict[str, Any]]:
+    """Run the crawls in this process and return one summary per portal."""
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "portal_crawler.settings")
+    settings = get_project_settings()
+    settings.set("LOG_LEVEL", log_level.upper())
+    settings.set("PORTAL_ARCHIVE_DB", str(db or default_db_path()))
+    slots: dict[str, dict[str, Any]] = {}
+    for portal_id in portal_ids:
+        profile = get_profile(portal_id)
+        from urllib.parse import urlsplit
+
+        host = urlsplit(mirror).hostname if mirror else urlsplit(profile.base_url).hostname
+        slots[host or ""] = {"delay": profile.download_delay, "concurrency": profile.concurrency}
+    if slots and not any(name == "DOWNLOAD_DELAY" for name, _ in settings_overrides):
+        settings.set("DOWNLOAD_SLOTS", slots)
+    for name, value in settings_overrides:
+        settings.set(name, value)
+
+    process = CrawlerProcess(settings)
+    crawlers = []
+    jobs: list[dict[str, Any]] = (
+        [{"url": url, "section": section}]
+        if url
+        else [{"portal": p, "section": section, "all_sections": all_sections} for p in portal_ids]
+    )
+    for job in jobs:
+        crawler = process.create_crawler("portal")
+        crawlers.append((job, crawler))
+        process.crawl(crawler, mirror=mirror, **job)
+    process.start()
+    summaries = []
+    for job, crawler in crawlers:
+        summary = crawler.__dict__.get("portal_run_summary") or {"status": "failed"}
+        summaries.append({"portal": job.get("portal") or job.get("url"), **summary})
+    return summaries
+
+
+def _print_summaries(summaries: list[dict[str, Any]], db: str) -> None:
+    print(f"archive: {db}")
+    for s in summaries:
+        print(
+            f"{s['portal']}: {s.get('status')} — {s.get('new', 0)} new, "
+            f"{s.get('unchanged', 0)} unchanged, {s.get('changed', 0)} changed, "
+            f"{s.get('duplicates', 0)} duplicates, {s.get('failed', 0)} failed; "
+            f"{s.get('pages', 0)} listing pages, {s.get('requests', 0)} requests"
+        )
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    if bool(args.portals) == bool(args.url):
+        return _die("give portal ids or --url LISTING_URL (not both)")
+    try:
+        for portal_id in args.portals:
+            profile = get_profile(portal_id)
+            if args.section:
+                profile.section(args.section)
+    except ProfileError as exc:
+        return _die(str(exc))
+    db = str(args.db or default_db_path())
+    summaries = run_crawl(
+        args.portals,
+        url=args.url,
+        db=db,
+        section=args.section,
+        all_sections=args.all_sections,
+        mirror=args.mirror,
+        settings_overrides=args.set,
+        log_level=args.log_level,
+    )
+    if args.json:
+        print(json.dumps(summaries, ensure_ascii=False, indent=2))
+    else:
+        _print_summaries(summaries, db)
+    return 0 if all(s.get("status") == "finished" for s in summaries) else 1
+
+
+# -- parse ------------------------------------------------------------------------------
+def cmd_parse(args: argparse.Namespace) -> int:
+    from portal_crawler.parsing import parse_article
+
+    source = args.source
+    headers: dict[str, str] = {}
+    if source.startswith(("http://", "https://")) and not Path(source).exists():
+        request = urllib.request.Request(source, headers={"User-Agent": "portal-archive"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                body = response.read()
+                headers = {k.lower(): v for k, v in response.headers.items()}
+        except OSError as exc:
+            return _die(f"cannot fetch {source}: {exc}", 1)
+        url = args.url or source
+    else:
+        try:
+            body = Path(source).read_bytes()
+        except OSError as exc:
+            return _die(f"cannot read {source}: {exc.strerror or exc}", 1)
+        if not args.url:
+            return _die("--url is required when parsing a file")
+        url = args.url
+    if args.content_type:
+        headers["content-type"] = args.content_type
+    try:
+        profile = get_profile(args.portal) if args.portal else profile_for_url(url)
+    except ProfileError as exc:
+        return _die(str(exc))
+    article = parse_article(url, body, headers, profile=profile, section=args.section)
+    print(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+# -- export, portals, eval ----------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    db = args.db or default_db_path()
+    if not str(db).startswith(("sqlite:", "postgresql")) and not Path(db).exists():
+        return _die(f"no archive at {db}; run `portal-archive crawl` first", 1)
+    with Archive.open(db) as archive:
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as out:
+                count = export_jsonl(archive, out, portal_id=args.portal, since=args.since)
+            print(f"exported {count} articles to {args.output}", file=sys.stderr)
+        else:
+            export_jsonl(archive, sys.stdout, portal_id=args.portal, since=args.since)
+    return 0
+
+
+def cmd_portals(args: argparse.Namespace) -> int:
+    profiles = load_profiles()
+    if args.json:
+        rows = [
+            {
+                "id": p.id,
+                "name": p.name,
+                "province": p.province,
+                "base_url": p.base_url,
+                "cms": p.family,
+                "sections": [{"name": s.name, "url": s.url} for s in p.sections],
+                "default_sections": list(p.default_sections),
+            }
+            for p in profiles.values()
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for p in profiles.values():
+        print(f"{p.id:<12} {p.family:<11} {p.province or '':<12} {p.base_url}  {p.name}")
+        for s in p.sections:
+            mark = "*" if s.name in p.default_sections else " "
+            print(f"{'':<12} {mark} {s.name}: {s.url}")
+    print("(* = crawled by default)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from portal_crawler.evaluation import run_eval
+
+    for folder in args.snapshots:
+        if not (folder / "site.json").is_file():
+            return _die(f"{folder} is not a snapshot (no site.json)")
+    return run_eval(list(args.snapshots), args.generic, args.details, args.json)
+
+
+# -- demo -------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    from portal_crawler.replay import ReplayServer
+
+    db = str(args.db or default_db_path())
+    snapshot = Path(str(resources.files("portal_crawler.demo").joinpath("anbien")))
+    output = args.output or str(Path(db).with_suffix("")) + "-demo.jsonl"
+    with ReplayServer(snapshot) as server:
+        print(f"Replaying the bundled An Biên snapshot at {server.origin} (offline)")
+        summaries = run_crawl(
+            ["anbien"],
+            db=db,
+            mirror=server.origin,
+            # A local replay: no need to be polite to ourselves.
+            settings_overrides=[
+                ("DOWNLOAD_DELAY", "0"),
+                ("AUTOTHROTTLE_ENABLED", "False"),
+                ("PORTAL_OBEY_CRAWL_DELAY", "False"),
+                ("PORTAL_RETRY_BACKOFF_BASE", "0"),
+            ],
+        )
+    _print_summaries(summaries, db)
+    with Archive.open(db) as archive, open(output, "w", encoding="utf-8") as out:
+        count = export_jsonl(archive, out, portal_id="anbien")
+        failures = archive.failures(run_id=summaries[0].get("run_id"))
+    print(f"exported {count} articles to {output}")
+    for failure in failures:
+        print(f"  failure: {failure['url']} — {failure['reason']}")
+    return 0 if summaries[0].get("status") == "finished" and count else 1
+
+
+COMMANDS = {
+    "crawl": cmd_crawl,
+    "parse": cmd_parse,
+    "export": cmd_export,
+    "portals": cmd_portals,
+    "eval": cmd_eval,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

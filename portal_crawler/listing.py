@@ -1,0 +1,258 @@
+"""Reading a section's listing page: which links are its articles, which its pages.
+
+A pure function of the page (no Scrapy), so the spider, tests and benchmarks
+share it. Generic rules first; a profile's ``[listing]`` selectors narrow them.
+
+How the generic rules find the listing among menus and sidebars ("Tin mới",
+"Tin xem nhiều" link articles of every section): every article link has an
+*entry* — its largest ancestor that links to no other article. Entries of a
+real listing carry a summary, a thumbnail or a date besides the title; sidebar
+entries are a bare title. The listing is the group of sibling entries with
+the richest entries, widened to neighbouring groups that are as rich (a
+"featured" first entry often sits in a wrapper of its own).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from portal_crawler.parsing.text import normalize_text
+from portal_crawler.profiles import Profile
+from portal_crawler.urls import canonicalize_url, host_of, is_http_url
+
+POSTBACK_RE = re.compile(r"__doPostBack\(\s*['\"]([^'\"]*)['\"]\s*,\s*['\"]([^'\"]*)['\"]")
+PAGE_WORDS = {
+    "tiếp",
+    "tiếp theo",
+    "sau",
+    "trang sau",
+    "kế",
+    "kế tiếp",
+    "next",
+    "»",
+    "›",
+    ">",
+    ">>",
+    "cuối",
+    "trang cuối",
+    "last",
+    "trước",
+    "trang trước",
+    "prev",
+    "previous",
+    "«",
+    "‹",
+    "<",
+    "<<",
+    "đầu",
+    "trang đầu",
+    "first",
+    "...",
+    "…",
+}
+PAGER_CLASS_RE = re.compile(r"pag(e|er|ing|ination)|phan-?trang|phantrang|lfr-pagination", re.I)
+PAGE_PARAM_RE = re.compile(
+    r"(^|_)(page|pageindex|pagenumber|pagenum|pageno|trang|p|cur|start|pg)$", re.I
+)
+PAGE_PATH_RE = re.compile(r"/(page|trang|p)[-_/]?\d+(/|\.html?)?$", re.I)
+NON_ARTICLE_EXT_RE = re.compile(
+    r"\.(jpe?g|png|gif|webp|svg|bmp|ico|pdf|docx?|xlsx?|pptx?|zip|rar|7z|mp3|mp4|avi|css|js|xml|rss)$",
+    re.I,
+)
+PRINT_RE = re.compile(
+    r"(^|[/?&=_-])(print|in-bai|inbai|printview|sendmail|email)([/?&=_.-]|$)", re.I
+)
+NEGATIVE_RE = re.compile(
+    r"side|sidebar|aside|right|left|menu|nav|footer|header|banner|widget|"
+    r"most|xem-?nhieu|tin-?moi|hot|lienket|lien-?ket|related|other|tin-?khac|col-?md-?3|column-1",
+    re.I,
+)
+POSITIVE_RE = re.compile(r"main|content|center|list|listing|category|news-?list|column-2", re.I)
+RICH_ENTRY_CHARS = 40
+
+
+@dataclass
+class ListingPage:
+    """What one listing page offers: its articles and the ways to its other pages."""
+
+    article_urls: list[str] = field(default_factory=list)
+    page_urls: list[str] = field(default_factory=list)
+    postbacks: list[tuple[str, str]] = field(default_factory=list)  # (__EVENTTARGET, arg)
+
+
+def _class_id(el: etree._Element) -> str:
+    return f"{el.get('class', '')} {el.get('id', '')}"
+
+
+def _is_page_url(url: str, text: str) -> bool:
+    parts = urlsplit(url)
+    if PAGE_PATH_RE.search(parts.path):
+        return True
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if PAGE_PARAM_RE.search(key) and value.isdigit():
+            return True
+    return False
+
+
+def _in_pager(anchor: etree._Element) -> bool:
+    for depth, el in enumerate(anchor.iterancestors()):
+        if depth > 4:
+            return False
+        if PAGER_CLASS_RE.search(_class_id(el)):
+            return True
+    return False
+
+
+def _looks_like_page_link(anchor: etree._Element, text: str) -> bool:
+    folded = text.casefold().strip()
+    return folded.isdigit() or folded in PAGE_WORDS or _in_pager(anchor)
+
+
+def analyse_listing(
+    html: str,
+    url: str,
+    *,
+    profile: Profile,
+    to_live: Callable[[str], str] = lambda u: u,
+) -> ListingPage:
+    """Article links and pagination of a listing page at live URL ``url``."""
+    page = ListingPage()
+    try:
+        doc = lxml.html.fromstring(html)
+    except (etree.ParserError, ValueError):
+        return page
+    etree.strip_elements(doc, "script", "style", "noscript", with_tail=False)
+    hosts = profile.hosts
+    current = canonicalize_url(url)
+    section_urls = {canonicalize_url(s.url) for s in profile.sections}
+
+    candidates: list[tuple[etree._Element, str]] = []
+    seen_pages: set[str] = set()
+    for anchor in doc.iter("a"):
+        href = (anchor.get("href") or "").strip()
+        text = normalize_text(anchor.text_content())
+        match = POSTBACK_RE.search(href) or POSTBACK_RE.search(anchor.get("onclick") or "")
+        if match:
+            if _looks_like_page_link(anchor, text):
+                target = (match.group(1), match.group(2))
+                if target not in page.postbacks:
+                    page.postbacks.append(target)
+            continue
+        if not href or href.startswith("#"):
+            continue
+        absolute = to_live(urljoin(url, href))
+        if not is_http_url(absolute) or host_of(absolute) not in hosts:
+            continue
+        canonical = canonicalize_url(absolute)
+        if _looks_like_page_link(anchor, text) and _is_page_url(canonical, text):
+            if canonical != current and canonical not in seen_pages:
+                seen_pages.add(canonical)
+                page.page_urls.append(canonical)
+            continue
+        if canonical == current or canonical in section_urls:
+            continue
+        path = urlsplit(canonical).path
+        if NON_ARTICLE_EXT_RE.search(path) or PRINT_RE.search(canonical):
+            continue
+        if path in ("", "/"):
+            continue
+        candidates.append((anchor, canonical))
+
+    rules = profile.listing
+    if rules.article_url:
+        pattern = re.compile(rules.article_url)
+        candidates = [(a, u) for a, u in candidates if pattern.search(_path_query(u))]
+    if rules.items:
+        containers = doc.cssselect(rules.items)
+        inside = {id(a) for c in containers for a in c.iter("a")}
+        chosen = [u for a, u in candidates if id(a) in inside]
+    else:
+        chosen = _main_listing(candidates)
+    page.article_urls = list(dict.fromkeys(chosen))
+    return page
+
+
+def _path_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def _main_listing(candidates: list[tuple[etree._Element, str]]) -> list[str]:
+    """The article URLs of the richest group of sibling entries (see module doc)."""
+    if not candidates:
+        return []
+    urls_under: dict[etree._Element, set[str]] = {}
+    for anchor, url in candidates:
+        urls_under.setdefault(anchor, set()).add(url)
+        for el in anchor.iterancestors():
+            urls_under.setdefault(el, set()).add(url)
+
+    entries: dict[str, etree._Element] = {}
+    for anchor, url in candidates:
+        entry = anchor
+        parent = entry.getparent()
+        while parent is not None and len(urls_under[parent]) == 1:
+            entry = parent
+            parent = entry.getparent()
+        # Keep the largest entry found for the URL (thumbnail + title links).
+        if url not in entries or entry in set(entries[url].iterancestors()):
+            entries[url] = entry
+
+    link_text = {url: 0 for url in entries}
+    for anchor, url in candidates:
+        link_text[url] += len(normalize_text(anchor.text_content()))
+
+    def richness(url: str, entry: etree._Element) -> float:
+        text = len(normalize_text(entry.text_content())) - link_text[url]
+        has_img = bool(entry.xpath(".//img"))
+        return (
+            1.0
+            if text >= RICH_ENTRY_CHARS or (has_img and text >= 10)
+            else (0.5 if has_img else 0.1)
+        )
+
+    rich = {url: richness(url, entry) for url, entry in entries.items()}
+    groups: dict[etree._Element, list[str]] = {}
+    for url, entry in entries.items():
+        parent = entry.getparent()
+        if parent is not None:
+            groups.setdefault(parent, []).append(url)
+
+    def weight(el: etree._Element) -> float:
+        factor = 1.0
+        for depth, node in enumerate([el, *el.iterancestors()]):
+            cls = _class_id(node)
+            if NEGATIVE_RE.search(cls) and not POSITIVE_RE.search(cls):
+                factor *= 0.5 if depth < 6 else 0.8
+            elif POSITIVE_RE.search(cls) and depth < 6:
+                factor *= 1.2
+        return factor
+
+    def score(el: etree._Element, urls: Iterable[str]) -> float:
+        return sum(rich[u] for u in urls) * weight(el)
+
+    best = max(groups, key=lambda el: score(el, groups[el]))
+    region = best
+    chosen = set(groups[best])
+    # Widen to neighbouring groups whose entries are as rich as the listing's.
+    while True:
+        parent = region.getparent()
+        if parent is None:
+            break
+        extra = urls_under[parent] - chosen
+        if not extra:
+            region = parent
+            continue
+        if all(rich.get(u, 0) >= 0.5 for u in extra) and len(extra) <= 2 * len(chosen):
+            chosen |= extra
+            region = parent
+            continue
+        break
+    order = [u for _, u in candidates]
+    return [u for u in dict.fromkeys(order) if u in chosen]

@@ -1,0 +1,16 @@
+"""The article parser: pure functions of (url, bytes, headers), no Scrapy."""
+
+from __future__ import annotations
+
+from portal_crawler.parsing.article import Article, Attachment, Credit, Image
+
+
+class ParseError(ValueError):
+    """A page could not be parsed at all."""
+
+
+PARSER_VERSION = "0.1"
+
+from portal_crawler.parsing.extract import parse_article  # noqa: E402
+
+__all__ = ["PARSER_VERSION", "Article", "Attachment", "Credit", "Image", "ParseError", "parse_article"]

@@ -1,0 +1,253 @@
+"""Find the article on a page: boilerplate to ignore, the body container, the title."""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from lxml import etree
+
+from portal_crawler.parsing.dom import BLOCK_TAGS, Stats, class_tokens, local_tag
+from portal_crawler.parsing.text import fold_diacritics, normalize_text
+
+# Class/id words of page furniture: an element carrying one is not article content
+# (unless it holds most of the page's prose, see `boilerplate`).
+_NEGATIVE = re.compile(
+    r"^(sidebar|side|menu|menus|nav|navbar|navigation|breadcrumbs?|footer|header|topbar|banner|"
+    r"banners|advert|ads|quangcao|share|sharing|social|bookmarks?|print|tools?|toolbar|"
+    r"tags?|keywords?|tukhoa|comments?|binhluan|rating|vote|pager|pagination|paging|"
+    r"related|relate|other|others|orther|tinkhac|lienquan|tinlienquan|samecategory|"
+    r"mostview|mostviewed|xemnhieu|hotnews|latest|newest|tinmoi|widget|module|portlet-boundary|"
+    r"search|login|logo|marquee|weather|counter|visitor|thongke|lienket|weblink|links|"
+    r"fb|facebook|zalo|twitter|gotop|backtop|back|font|fontsize|contrast|tuongphan|"
+    r"sendmail|email|subscribe|popup|modal|cookie)$"
+)
+# Substrings that mark furniture inside compound class words ("ortherArticle", "tinlienquan").
+_NEGATIVE_PART = re.compile(
+    r"sidebar|breadcrumb|related|orther|other-?news|othernews|tinkhac|tin-khac|lienquan|"
+    r"lien-quan|xemnhieu|xem-nhieu|mostview|socialbookmark|share|comment|pagination|"
+    r"navbar|tinmoi|tin-moi|footer|header|menu"
+)
+# Words of article wrappers: never treat those as furniture.
+_POSITIVE = re.compile(
+    r"^(article|articles|content|contents|detail|details|entry|post|story|body|main|chitiet|"
+    r"noidung|newsdetail|news|text|bodytext|articletext|articlebody|rtestate|richhtmlfield)"
+)
+
+_TITLE_HINT = re.compile(r"title|headline|tieude|tieu-de|heading")
+_TITLE_BAD = re.compile(r"module|portlet-title|box|sidebar|other|site|logo|brand|menu|cate")
+_FURNITURE_TITLES = {
+    "tin moi",
+    "tin xem nhieu",
+    "cac tin khac",
+    "tin khac",
+    "tin lien quan",
+    "lien ket website",
+    "thong ke truy cap",
+    "tin tieu diem",
+    "tin noi bat",
+    "chi tiet tin tuc",
+    "chi tiet tin",
+    "chi tiet",
+    "tin tuc",
+    "cac tin da dua",
+    "van ban moi",
+    "thu vien anh",
+}
+
+
+def is_furniture(el: etree._Element) -> bool:
+    tokens = class_tokens(el)
+    if not tokens:
+        return local_tag(el) in ("nav", "aside", "footer", "header")
+    if any(_POSITIVE.match(t) for t in tokens):
+        return False
+    if local_tag(el) in ("nav", "aside", "footer"):
+        return True
+    if any(_NEGATIVE.match(t) for t in tokens):
+        return True
+    joined = "-".join(tokens)
+    return bool(_NEGATIVE_PART.search(joined))
+
+
+def boilerplate(
+    root: etree._Element, stats: dict[etree._Element, Stats], extra: list[etree._Element]
+) -> set[etree._Element]:
+    """Elements to ignore: furniture by name, unless it holds most of the prose."""
+    body_stats = stats.get(root)
+    total_prose = (body_stats.chars - body_stats.link_chars) if body_stats else 0
+    dropped: set[etree._Element] = set(extra)
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el in dropped:
+            continue
+        if local_tag(el) in ("html", "body", "form"):
+            continue
+        if not is_furniture(el):
+            continue
+        st = stats.get(el)
+        prose = (st.chars - st.link_chars) if st else 0
+        # A wrapper misnamed "header-article" or a page-wide "module" holds the article.
+        if total_prose and prose > 0.4 * total_prose and prose > 400:
+            continue
+        dropped.add(el)
+    return dropped
+
+
+def _inside(el: etree._Element, group: set[etree._Element]) -> bool:
+    node: etree._Element | None = el
+    while node is not None:
+        if node in group:
+            return True
+        node = node.getparent()
+    return False
+
+
+_PARA_TAGS = frozenset({"p", "div", "td", "li", "blockquote", "pre", "dd", "section", "article"})
+
+
+def find_container(
+    root: etree._Element,
+    stats: dict[etree._Element, Stats],
+    dropped: set[etree._Element],
+) -> etree._Element | None:
+    """The element holding the article's prose (readability-style scoring)."""
+    scores: dict[etree._Element, float] = {}
+    skip_cache: dict[etree._Element, bool] = {}
+
+    def skipped(el: etree._Element) -> bool:
+        if el in skip_cache:
+            return skip_cache[el]
+        parent = el.getparent()
+        result = el in dropped or (parent is not None and skipped(parent))
+        skip_cache[el] = result
+        return result
+
+    for el in root.iter():
+        if not isinstance(el.tag, str) or local_tag(el) not in _PARA_TAGS:
+            continue
+        st = stats.get(el)
+        if st is None:
+            continue
+        text_len = _leafish_text(el) if st.has_block else st.chars - st.link_chars
+        if text_len < 25 or skipped(el):
+            continue
+        score = 1.0 + min(text_len / 100, 3.0) + _commas(el)
+        parent = el.getparent()
+        weight = 1.0
+        for _ in range(3):
+            if parent is None or local_tag(parent) in ("body", "html"):
+                break
+            scores[parent] = scores.get(parent, 0.0) + score * weight
+            parent = parent.getparent()
+            weight /= 2
+    best: etree._Element | None = None
+    best_score = 0.0
+    for el, score in scores.items():
+        st = stats[el]
+        density = st.link_chars / st.chars if st.chars else 1.0
+        adjusted = score * (1 - density)
+        if adjusted > best_score:
+            best, best_score = el, adjusted
+    return best
+
+
+def _leafish_text(el: etree._Element) -> int:
+    """Length of text directly inside a mixed block (not in its block children)."""
+    total = len((el.text or "").strip())
+    for child in el:
+        if isinstance(child.tag, str) and local_tag(child) not in BLOCK_TAGS:
+            total += len(" ".join(child.itertext()).strip())
+        total += len((child.tail or "").strip())
+    return total
+
+
+def _commas(el: etree._Element) -> float:
+    text = el.text or ""
+    return min(text.count(",") * 0.2, 1.0)
+
+
+def clean_site_title(title: str, site_names: list[str]) -> str:
+    """A <title> without the portal's name appended or prepended."""
+    text = normalize_text(title)
+    for sep in (" - ", " | ", " – ", " — ", " :: ", " » "):
+        if sep not in text:
+            continue
+        parts = text.split(sep)
+        # Keep the longest part that is not the site's name.
+        candidates = [p for p in parts if not _is_site_name(p, site_names)]
+        if candidates and len(candidates) < len(parts):
+            return sep.join(candidates)
+    return text
+
+
+def _is_site_name(text: str, site_names: list[str]) -> bool:
+    folded = fold_diacritics(text)
+    if any(folded and fold_diacritics(name) == folded for name in site_names if name):
+        return True
+    return bool(re.match(r"(cong thong tin|trang thong tin|website|portal|ubnd)", folded))
+
+
+def similarity(a: str, b: str) -> float:
+    if not a or not b:
+        return 0.0
+    fa, fb = fold_diacritics(a), fold_diacritics(b)
+    if fa == fb:
+        return 1.0
+    if fa in fb or fb in fa:
+        return min(len(fa), len(fb)) / max(len(fa), len(fb))
+    return SequenceMatcher(None, fa, fb, autojunk=False).ratio()
+
+
+def find_title(
+    root: etree._Element,
+    stats: dict[etree._Element, Stats],
+    dropped: set[etree._Element],
+    order: dict[etree._Element, int],
+    container: etree._Element | None,
+    meta_titles: list[str],
+) -> etree._Element | None:
+    """The headline element: heading-like, near and before the body, like the <title>."""
+    container_start = order.get(container, len(order)) if container is not None else len(order)
+    best: etree._Element | None = None
+    best_score = 0.0
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        tag = local_tag(el)
+        tokens = class_tokens(el)
+        cls = "-".join(tokens)
+        is_heading = tag in ("h1", "h2", "h3", "h4")
+        hinted = bool(_TITLE_HINT.search(cls)) or el.get("itemprop") == "headline"
+        if not (is_heading or hinted):
+            continue
+        st = stats.get(el)
+        if st is None or st.chars < 8 or st.chars > 400:
+            continue
+        if st.has_block and not is_heading:
+            continue
+        if st.link_chars > 0.5 * st.chars or _inside(el, dropped):
+            continue
+        text = normalize_text(el.text_content())
+        folded = fold_diacritics(text).strip(" :")
+        if folded in _FURNITURE_TITLES or len(text.split()) < 3:
+            continue
+        score = {"h1": 3.0, "h2": 2.5, "h3": 2.0, "h4": 1.0}.get(tag, 1.0)
+        if hinted:
+            score += 2.0
+        if _TITLE_BAD.search(cls):
+            score -= 2.0
+        best_sim = max((similarity(text, t) for t in meta_titles), default=0.0)
+        score += 6.0 * best_sim
+        pos = order.get(el, 0)
+        if container is not None:
+            if pos <= container_start:
+                # Close before the body is where a headline sits.
+                gap = container_start - pos
+                score += 4.0 if gap < 60 else 2.0 if gap < 200 else 0.0
+            elif pos <= container_start + 40:
+                score += 1.0
+            else:
+                score -= 4.0
+        if score > best_score:
+            best, best_score = el, score
+    return best if best_score >= 4.0 else None

@@ -1,0 +1,127 @@
+"""Images and attachments: real image URLs behind lazy loading, downloadable files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import quote, urljoin, urlsplit
+
+from lxml import etree
+
+from portal_crawler.parsing.text import fold_diacritics, normalize_text
+
+_LAZY_ATTRS = (
+    "data-original",
+    "data-src",
+    "data-lazy-src",
+    "data-lazy",
+    "data-echo",
+    "data-url",
+    "data-full",
+    "data-orig-file",
+    "lazy-src",
+    "original",
+)
+_PLACEHOLDER = re.compile(
+    r"^data:|blank\.|spacer|placeholder|loading|lazy|grey\.gif|gray\.gif|pixel\.|1x1|transparent",
+    re.I,
+)
+# Theme graphics rather than article photos.
+_ICON = re.compile(
+    r"(^|/)(icons?|emoticons?|smilies|_layouts|siteimages|special)/|icon[-_.]|[-_]icon\.|"
+    r"\.svg(\?|$)|/(print|email|mail|facebook|zalo|twitter|rss|clock|share)[-_.\w]*\.(png|gif)|"
+    r"(^|/)(post-clock|ic_|btn[-_])",
+    re.I,
+)
+FILE_EXTENSIONS = (
+    "pdf doc docx xls xlsx ppt pptx odt ods odp rtf zip rar 7z tar gz txt csv xml signed"
+).split()
+_FILE_EXT_RE = re.compile(
+    r"\.(" + "|".join(FILE_EXTENSIONS) + r")(?=$|[/?#;])",
+    re.I,
+)
+_SCRIPT_URL = re.compile(r"""['"]([^'"]+\.(?:""" + "|".join(FILE_EXTENSIONS) + r"""))['"]""", re.I)
+_ATTACH_LABEL = re.compile(
+    r"^\s*(file|tap tin|tep tin|tai lieu|tep|van ban|tai ve|download|xem|chi tiet)?"
+    r"\s*(dinh kem|dinh kem theo|tai ve|download)?\s*(\(\w+\))?\s*[:：]\s*",
+    re.I,
+)
+
+
+def image_src(
+    img: etree._Element, base: str, rebase: Callable[[str], str] | None
+) -> str | None:
+    """The absolute URL of the real picture of an <img>, or None for a theme graphic."""
+    src = (img.get("src") or "").strip()
+    real = None
+    for attr in _LAZY_ATTRS:
+        value = (img.get(attr) or "").strip()
+        if value and not value.startswith("data:"):
+            real = value
+            break
+    if real is None:
+        if not src or _PLACEHOLDER.search(src.rsplit("/", 1)[-1]) or src.startswith("data:"):
+            srcset = img.get("data-srcset") or img.get("srcset") or ""
+            first = srcset.split(",")[0].strip().split(" ")[0] if srcset else ""
+            if not first:
+                return None
+            real = first
+        else:
+            real = src
+    if _ICON.search(real) or _tiny(img):
+        return None
+    return absolute_url(real, base, rebase)
+
+
+def _tiny(img: etree._Element) -> bool:
+    for attr in ("width", "height"):
+        value = (img.get(attr) or "").strip().lower().removesuffix("px")
+        if value.isdigit() and int(value) < 48:
+            return True
+    style = (img.get("style") or "").lower().replace(" ", "")
+    for prop in ("width", "height"):
+        m = re.search(rf"(?:^|;){prop}:(\d+)px", style)
+        if m and int(m.group(1)) < 48:
+            return True
+    return False
+
+
+def absolute_url(href: str, base: str, rebase: Callable[[str], str] | None) -> str:
+    href = normalize_text(href).replace(" ", "%20")
+    url = urljoin(base, href)
+    # Raw spaces and non-ASCII in paths are written percent-encoded, as browsers send them.
+    url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    if rebase is not None:
+        url = rebase(url)
+    return url
+
+
+def is_file_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return bool(_FILE_EXT_RE.search(parts.path)) or bool(
+        re.search(r"(download|getfile|downloadfile|attachment|dinhkem)", parts.path, re.I)
+        and _FILE_EXT_RE.search(parts.query)
+    )
+
+
+def script_file_url(script: str) -> str | None:
+    """A file path passed to a download script (onclick="downloadFile(1, '/upload/x.pdf')")."""
+    match = _SCRIPT_URL.search(script or "")
+    return match.group(1) if match else None
+
+
+def attachment_name(text: str, title: str | None, url: str) -> str:
+    name = normalize_text(text)
+    folded = fold_diacritics(name)
+    match = _ATTACH_LABEL.match(folded)
+    if match and match.end() > 0 and match.group(0).strip():
+        # Cut the same number of characters from the original (folding keeps lengths
+        # for Vietnamese letters but may not for others: recompute on failure).
+        cut = match.end()
+        if len(folded) == len(name):
+            name = name[cut:].strip()
+    if not name:
+        name = normalize_text(title or "")
+    if not name:
+        name = urlsplit(url).path.rsplit("/", 1)[-1]
+    return name

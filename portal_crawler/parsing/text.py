@@ -1,0 +1,64 @@
+"""Text normalisation shared by the parser: NFC, white space folding, Vietnamese folding."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters that render as nothing: dropped rather than turned into a space, so that a
+# word split by a zero-width space or a soft hyphen reads as the browser shows it.
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u00ad\u200b\u200c\u2060\ufeff\u180e"),
+    None,
+)
+# Vietnamese pages typed with Latin-1 fonts/keyboards use the Icelandic eth for "đ".
+_ETH_TO_DYET = {ord("\u00d0"): "\u0110", ord("\u00f0"): "\u0111"}
+# C0/C1 control characters other than white space come from broken copy-paste.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+# str.split()'s notion of white space covers NBSP, U+2000-U+200A, U+2028/9, U+202F,
+# U+205F and U+3000; \s in re matches the same set.
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_text(s: str) -> str:
+    """NFC text with every run of white space folded to one space, and trimmed.
+
+    Non-breaking and other Unicode spaces count as white space; zero-width characters and
+    soft hyphens are removed; "Ð"/"ð" written for the Vietnamese "Đ"/"đ" are corrected.
+    Curly quotes and dashes are kept as written.
+    """
+    if not s:
+        return ""
+    s = _CONTROL.sub("", s.translate(_INVISIBLE))
+    s = unicodedata.normalize("NFC", s).translate(_ETH_TO_DYET)
+    return _SPACES.sub(" ", s).strip()
+
+
+def _fold_char(ch: str) -> str:
+    if ch in "đĐðÐ":
+        return "d"
+    base = unicodedata.normalize("NFD", ch)
+    return "".join(c for c in base if not unicodedata.combining(c))
+
+
+def fold_diacritics(s: str) -> str:
+    """Vietnamese search key: no tone or vowel marks, "đ" as "d", case folded.
+
+    "Tin và ảnh" and "TIN VA ANH" give the same key.
+    """
+    s = unicodedata.normalize("NFC", s)
+    return "".join(_fold_char(ch) for ch in s).casefold()
+
+
+def fold_with_offsets(s: str) -> tuple[str, list[int]]:
+    """Folded `s` (lower case, no marks) and, for each folded character, its index in `s`.
+
+    Lets a regex run on the folded text and report positions in the original.
+    """
+    chars: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(s):
+        for c in _fold_char(ch).lower():
+            chars.append(c)
+            offsets.append(i)
+    return "".join(chars), offsets

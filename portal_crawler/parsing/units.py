@@ -1,0 +1,214 @@
+"""Linearise an article region into units: text blocks and images, in reading order.
+
+A text unit is what a browser shows as one paragraph: a block element without
+block children, or a run of inline content between the blocks of a mixed
+container. An image splits the text around it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from portal_crawler.parsing.dom import BLOCK_TAGS, Stats, alignment, local_tag, style_of
+from portal_crawler.parsing.text import normalize_text
+
+_BOLD_STYLE = re.compile(r"font-weight:(bold|[6-9]00)")
+_ITALIC_STYLE = re.compile(r"font-style:italic")
+
+
+@dataclass
+class Link:
+    href: str
+    text: str
+    onclick: str
+    el: etree._Element
+
+
+@dataclass
+class Unit:
+    kind: str  # "text" or "image"
+    el: etree._Element  # the block (text) or the <img>
+    zone: str = "body"  # "head" (title..container), "body", "tail" (after the container)
+    text: str = ""
+    bold: bool = False
+    italic: bool = False
+    link_chars: int = 0
+    links: list[Link] = field(default_factory=list)
+    align: str | None = None
+
+    @property
+    def link_ratio(self) -> float:
+        return self.link_chars / len(self.text) if self.text else 0.0
+
+
+@dataclass
+class _Piece:
+    text: str
+    bold: bool
+    italic: bool
+    link: etree._Element | None
+
+
+class _Collector:
+    """Collects the inline pieces of one paragraph and turns them into units."""
+
+    def __init__(self, block: etree._Element, zone: str, out: list[Unit]) -> None:
+        self.block = block
+        self.zone = zone
+        self.out = out
+        self.pieces: list[_Piece] = []
+
+    def add(self, text: str | None, bold: bool, italic: bool, link: etree._Element | None) -> None:
+        if text:
+            self.pieces.append(_Piece(text, bold, italic, link))
+
+    def flush(self) -> None:
+        pieces, self.pieces = self.pieces, []
+        text = normalize_text("".join(p.text for p in pieces))
+        if not text:
+            return
+        visible = [p for p in pieces if p.text.strip()]
+        links: dict[etree._Element, list[str]] = {}
+        link_chars = 0
+        for p in visible:
+            if p.link is not None:
+                links.setdefault(p.link, []).append(p.text)
+                link_chars += len(normalize_text(p.text)) + 1
+        self.out.append(
+            Unit(
+                kind="text",
+                el=self.block,
+                zone=self.zone,
+                text=text,
+                bold=all(p.bold for p in visible),
+                italic=all(p.italic for p in visible),
+                link_chars=min(link_chars, len(text)),
+                links=[
+                    Link(
+                        href=a.get("href") or "",
+                        text=normalize_text("".join(parts)),
+                        onclick=a.get("onclick") or "",
+                        el=a,
+                    )
+                    for a, parts in links.items()
+                ],
+                align=alignment(self.block),
+            )
+        )
+
+
+def _is_bold(el: etree._Element, tag: str) -> bool:
+    return tag in ("b", "strong", "h1", "h2", "h3", "h4", "h5", "h6", "th") or bool(
+        _BOLD_STYLE.search(style_of(el))
+    )
+
+
+def _is_italic(el: etree._Element, tag: str) -> bool:
+    return tag in ("i", "em", "cite") or bool(_ITALIC_STYLE.search(style_of(el)))
+
+
+class Linearizer:
+    """Walks a region in document order, tracking the zone (head/body/tail)."""
+
+    def __init__(
+        self,
+        stats: dict[etree._Element, Stats],
+        *,
+        title: etree._Element | None,
+        container: etree._Element,
+        skip: Callable[[etree._Element], bool],
+    ) -> None:
+        self.stats = stats
+        self.title = title
+        self.container = container
+        self.skip = skip
+        self.out: list[Unit] = []
+        self.zone = "pre" if title is not None else "head"
+
+    def run(self, region: etree._Element) -> list[Unit]:
+        self._walk(region)
+        return [u for u in self.out if u.zone != "pre"]
+
+    def _has_block(self, el: etree._Element) -> bool:
+        st = self.stats.get(el)
+        return bool(st and st.has_block)
+
+    def _walk(self, el: etree._Element) -> None:
+        if not isinstance(el.tag, str):
+            return
+        if el is self.title:
+            self.zone = "head"
+            return
+        if self.skip(el):
+            return
+        entering = el is self.container
+        if entering:
+            self.zone = "body" if self.zone != "pre" else "pre-body"
+        tag = local_tag(el)
+        if tag == "img":
+            self.out.append(Unit(kind="image", el=el, zone=self._zone()))
+        elif tag in ("br", "hr"):
+            pass
+        elif not self._has_block(el):
+            col = _Collector(el, self._zone(), self.out)
+            self._inline(el, col, False, False, None, top=True)
+            col.flush()
+        else:
+            col = _Collector(el, self._zone(), self.out)
+            col.add(el.text, False, False, None)
+            for child in el:
+                if not isinstance(child.tag, str):
+                    col.add(child.tail, False, False, None)
+                    continue
+                ctag = local_tag(child)
+                if ctag in BLOCK_TAGS or self._has_block(child) or child is self.title:
+                    col.flush()
+                    self._walk(child)
+                    col = _Collector(el, self._zone(), self.out)
+                elif child is self.container or self.skip(child):
+                    col.flush()
+                    self._walk(child)
+                    col = _Collector(el, self._zone(), self.out)
+                else:
+                    self._inline(child, col, False, False, None)
+                col.add(child.tail, False, False, None)
+            col.flush()
+        if entering:
+            self.zone = "tail" if self.zone == "body" else "head"
+
+    def _zone(self) -> str:
+        return "pre" if self.zone == "pre-body" else self.zone
+
+    def _inline(
+        self,
+        el: etree._Element,
+        col: _Collector,
+        bold: bool,
+        italic: bool,
+        link: etree._Element | None,
+        *,
+        top: bool = False,
+    ) -> None:
+        """Add an inline subtree's text to the collector; images split the paragraph."""
+        if not isinstance(el.tag, str) or (not top and self.skip(el)):
+            return
+        tag = local_tag(el)
+        if tag == "img":
+            col.flush()
+            self.out.append(Unit(kind="image", el=el, zone=self._zone()))
+            return
+        if tag == "br":
+            col.add("\n", bold, italic, link)
+            return
+        bold = bold or _is_bold(el, tag)
+        italic = italic or _is_italic(el, tag)
+        if tag == "a" and el.get("href") is not None:
+            link = el
+        col.add(el.text, bold, italic, link)
+        for child in el:
+            self._inline(child, col, bold, italic, link)
+            col.add(child.tail, bold, italic, link)

@@ -1,0 +1,66 @@
+"""Scrapy settings shared by `portal-archive crawl` and `scrapy crawl portal`.
+
+Politeness is on by default: robots.txt (with its Crawl-delay), AutoThrottle,
+a per-portal delay from the profile and few parallel requests per portal.
+Tests switch the delays off through settings, never through code branches.
+"""
+
+BOT_NAME = "portal-archive"
+SPIDER_MODULES = ["portal_crawler.spiders"]
+NEWSPIDER_MODULE = "portal_crawler.spiders"
+
+USER_AGENT = "portal-archive/0.1 (+https://github.com/portal-archive; archiving public news)"
+
+ROBOTSTXT_OBEY = True
+# Honour robots.txt Crawl-delay (our RobotsTxtMiddleware subclass applies it).
+PORTAL_OBEY_CRAWL_DELAY = True
+
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+RANDOMIZE_DOWNLOAD_DELAY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Exponential backoff between retries: base * 2**(attempt-1), capped.
+PORTAL_RETRY_BACKOFF_BASE = 2.0
+PORTAL_RETRY_BACKOFF_MAX = 60.0
+
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Our offsite rules (exact host:port of the portal and its mirror) replace Scrapy's.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "portal_crawler.middlewares.PortalOffsiteMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "portal_crawler.middlewares.CrawlDelayRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "portal_crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Closest to the downloader: swaps a live portal origin for the mirror's.
+    "portal_crawler.middlewares.MirrorMiddleware": 950,
+}
+
+EXTENSIONS = {
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "portal_crawler.middlewares.FloorAutoThrottle": 0,
+}
+
+ITEM_PIPELINES = {
+    "portal_crawler.pipelines.ValidatePipeline": 100,
+    "portal_crawler.pipelines.DedupPipeline": 200,
+    "portal_crawler.pipelines.ArchivePipeline": 300,
+}
+
+# Where the archive lives; None means archive.paths.default_db_path().
+PORTAL_ARCHIVE_DB = None
