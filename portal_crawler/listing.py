@@ -74,6 +74,7 @@ NEGATIVE_RE = re.compile(
     re.I,
 )
 POSITIVE_RE = re.compile(r"main|content|center|list|listing|category|news-?list|column-2", re.I)
+HOME_PATH_RE = re.compile(r"/(default|index|home|trang-?chu|homepage)(\.\w+)?/?$", re.I)
 RICH_ENTRY_CHARS = 40
 
 
@@ -160,7 +161,7 @@ def analyse_listing(
         path = urlsplit(canonical).path
         if NON_ARTICLE_EXT_RE.search(path) or PRINT_RE.search(canonical):
             continue
-        if path in ("", "/"):
+        if path in ("", "/") or HOME_PATH_RE.search(path):
             continue
         candidates.append((anchor, canonical))
 
@@ -193,36 +194,30 @@ def _main_listing(candidates: list[tuple[etree._Element, str]]) -> list[str]:
         for el in anchor.iterancestors():
             urls_under.setdefault(el, set()).add(url)
 
-    entries: dict[str, etree._Element] = {}
+    # An entry per place a URL is listed (the same article may also sit in a sidebar).
+    entries: dict[etree._Element, str] = {}
     for anchor, url in candidates:
         entry = anchor
         parent = entry.getparent()
         while parent is not None and len(urls_under[parent]) == 1:
             entry = parent
             parent = entry.getparent()
-        # Keep the largest entry found for the URL (thumbnail + title links).
-        if url not in entries or entry in set(entries[url].iterancestors()):
-            entries[url] = entry
+        entries[entry] = url
 
-    link_text = {url: 0 for url in entries}
-    for anchor, url in candidates:
-        link_text[url] += len(normalize_text(anchor.text_content()))
-
-    def richness(url: str, entry: etree._Element) -> float:
-        text = len(normalize_text(entry.text_content())) - link_text[url]
+    def richness(entry: etree._Element) -> float:
+        links = sum(len(normalize_text(a.text_content())) for a in entry.iter("a"))
+        text = len(normalize_text(entry.text_content())) - links
         has_img = bool(entry.xpath(".//img"))
-        return (
-            1.0
-            if text >= RICH_ENTRY_CHARS or (has_img and text >= 10)
-            else (0.5 if has_img else 0.1)
-        )
+        if text >= RICH_ENTRY_CHARS or (has_img and text >= 10):
+            return 1.0
+        return 0.5 if has_img else 0.1
 
-    rich = {url: richness(url, entry) for url, entry in entries.items()}
-    groups: dict[etree._Element, list[str]] = {}
-    for url, entry in entries.items():
+    rich = {entry: richness(entry) for entry in entries}
+    groups: dict[etree._Element, list[etree._Element]] = {}
+    for entry in entries:
         parent = entry.getparent()
         if parent is not None:
-            groups.setdefault(parent, []).append(url)
+            groups.setdefault(parent, []).append(entry)
 
     def weight(el: etree._Element) -> float:
         factor = 1.0
@@ -234,13 +229,12 @@ def _main_listing(candidates: list[tuple[etree._Element, str]]) -> list[str]:
                 factor *= 1.2
         return factor
 
-    def score(el: etree._Element, urls: Iterable[str]) -> float:
-        return sum(rich[u] for u in urls) * weight(el)
-
-    best = max(groups, key=lambda el: score(el, groups[el]))
+    best = max(groups, key=lambda el: sum(rich[e] for e in groups[el]) * weight(el))
     region = best
-    chosen = set(groups[best])
-    # Widen to neighbouring groups whose entries are as rich as the listing's.
+    chosen = {entries[e] for e in groups[best]}
+    # Widen to entries that sit directly beside the listing (a "featured" first
+    # entry in a wrapper of its own); another group of entries (a sidebar box)
+    # is not the listing.
     while True:
         parent = region.getparent()
         if parent is None:
@@ -249,7 +243,8 @@ def _main_listing(candidates: list[tuple[etree._Element, str]]) -> list[str]:
         if not extra:
             region = parent
             continue
-        if all(rich.get(u, 0) >= 0.5 for u in extra) and len(extra) <= 2 * len(chosen):
+        beside = [e for e in groups.get(parent, []) if entries[e] in extra]
+        if {entries[e] for e in beside} == extra and all(rich[e] >= 0.5 for e in beside):
             chosen |= extra
             region = parent
             continue
