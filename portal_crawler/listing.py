@@ -15,8 +15,9 @@ the richest entries, widened to neighbouring groups that are as rich (a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import unescape as html_unescape
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import lxml.html
@@ -85,6 +86,8 @@ class ListingPage:
     article_urls: list[str] = field(default_factory=list)
     page_urls: list[str] = field(default_factory=list)
     postbacks: list[tuple[str, str]] = field(default_factory=list)  # (__EVENTTARGET, arg)
+    # The page's own idea of its address (<link rel=canonical> or og:url), absolute.
+    declared_url: str | None = None
 
 
 def _class_id(el: etree._Element) -> str:
@@ -129,8 +132,10 @@ def analyse_listing(
     except (etree.ParserError, ValueError):
         return page
     etree.strip_elements(doc, "script", "style", "noscript", with_tail=False)
+    page.declared_url = _declared_url(doc, url)
     hosts = profile.hosts
     current = canonicalize_url(url)
+    current_path = urlsplit(current).path
     section_urls = {canonicalize_url(s.url) for s in profile.sections}
 
     candidates: list[tuple[etree._Element, str]] = []
@@ -163,6 +168,8 @@ def analyse_listing(
             continue
         if path in ("", "/") or HOME_PATH_RE.search(path):
             continue
+        if current_path.startswith(path.rstrip("/") + "/"):
+            continue  # a parent category of this listing (breadcrumb), not an article
         candidates.append((anchor, canonical))
 
     rules = profile.listing
@@ -177,6 +184,20 @@ def analyse_listing(
         chosen = _main_listing(candidates)
     page.article_urls = list(dict.fromkeys(chosen))
     return page
+
+
+def _declared_url(doc: etree._Element, url: str) -> str | None:
+    for xpath in (
+        "//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href",
+        "//meta[@property='og:url']/@content",
+    ):
+        for value in doc.xpath(xpath):
+            value = html_unescape(str(value)).strip()
+            if value:
+                absolute = urljoin(url, value)
+                if is_http_url(absolute):
+                    return absolute
+    return None
 
 
 def _path_query(url: str) -> str:

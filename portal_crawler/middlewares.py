@@ -10,6 +10,7 @@ from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -136,6 +137,21 @@ class FloorAutoThrottle(AutoThrottle):
         if request is not None and floors:
             key = self.crawler.engine.downloader.get_slot_key(request)
             slot.delay = max(slot.delay, floors.get(key, 0.0))
+
+
+class SuccessMetaRefreshMiddleware(MetaRefreshMiddleware):
+    """Follow <meta http-equiv=refresh> on successful pages only.
+
+    Error pages of some CMSs (NukeViet's 404) refresh to the home page; the
+    article's answer is still a 404, and must be recorded as one.
+    """
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        if not 200 <= response.status < 300:
+            return response
+        return super().process_response(request, response)
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

@@ -47,6 +47,8 @@ DOWNLOADER_MIDDLEWARES = {
     "portal_crawler.middlewares.CrawlDelayRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "portal_crawler.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "portal_crawler.middlewares.SuccessMetaRefreshMiddleware": 580,
     # Closest to the downloader: swaps a live portal origin for the mirror's.
     "portal_crawler.middlewares.MirrorMiddleware": 950,
 }

@@ -12,12 +12,36 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # content is shown. Compared lower-cased.
 _DROP_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
-        "zarsrc", "zlsrc", "_hsenc", "_hsmi", "mc_cid", "mc_eid", "_ga", "_gl", "mkt_tok",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "zarsrc",
+        "zlsrc",
+        "_hsenc",
+        "_hsmi",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "mkt_tok",
         # Where to go back to: SharePoint "Source", Liferay "redirect", ASP.NET "ReturnUrl".
-        "source", "redirect", "backurl", "returnurl", "return_url",
+        "source",
+        "redirect",
+        "backurl",
+        "returnurl",
+        "return_url",
         # Session identifiers.
-        "jsessionid", "phpsessid", "sessionid", "aspsessionid", "cfid", "cftoken",
+        "jsessionid",
+        "phpsessid",
+        "sessionid",
+        "aspsessionid",
+        "cfid",
+        "cftoken",
         # jQuery cache buster.
         "_",
     }
@@ -177,6 +201,4 @@ def rebase_url(url: str, from_origin: str, to_origin: str) -> str:
         return url
     parts = urlsplit(url.strip())
     target = urlsplit(to_origin.strip())
-    return urlunsplit(
-        (target.scheme, target.netloc, parts.path, parts.query, parts.fragment)
-    )
+    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from archive import Archive, read_jsonl
 from portal_crawler.evaluation import token_f1
-from tests.crawl_helpers import crawl, portal_archive
+from tests.crawl_helpers import FAST_SETTINGS, crawl, portal_archive
 from tests.helpers import SNAPSHOT_IDS, load_gold
 
 TARGET = "Hoạt động địa phương"
@@ -91,3 +93,67 @@ def test_generic_crawl_of_a_listing_url_without_profile(portal_id, replay, tmp_p
     assert set(gold_by_path) <= set(got_by_path), sorted(set(gold_by_path) - set(got_by_path))
     for path, gold in gold_by_path.items():
         assert token_f1(gold["body"], got_by_path[path]["body"]) >= 0.95, path
+
+
+def test_all_sections_and_a_named_section(replay, tmp_path):
+    server = replay("mocaynam")
+    gold = load_gold("mocaynam")
+    db = tmp_path / "all.sqlite"
+    crawl(db, "mocaynam", "--all-sections", mirror=server.origin)
+    with Archive.open(db) as archive:
+        stored = {a["url"]: a for a in archive.iter_articles("mocaynam")}
+    assert set(stored) == {g["url"] for g in gold.values()}
+    assert {a["section"] for a in stored.values()} == {TARGET, "Tin tức - Sự kiện"}
+
+    db = tmp_path / "one.sqlite"
+    crawl(db, "mocaynam", "--section", "Tin tức - Sự kiện", mirror=server.origin)
+    with Archive.open(db) as archive:
+        stored = {a["url"] for a in archive.iter_articles("mocaynam")}
+    assert stored == {g["url"] for g in gold.values() if g["section"] == "Tin tức - Sự kiện"}
+
+
+def test_unknown_portal_and_section_are_clear_errors(tmp_path):
+    result = portal_archive("crawl", "nowhere", "--db", str(tmp_path / "x.sqlite"), check=False)
+    assert result.returncode == 2
+    assert "unknown portal 'nowhere'" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = portal_archive(
+        "crawl", "anbien", "--section", "Thể thao", "--db", str(tmp_path / "x.sqlite"), check=False
+    )
+    assert result.returncode == 2
+    assert "has no section 'Thể thao'" in result.stderr
+
+
+def test_scrapy_command_line_runs_the_same_crawl(replay, tmp_path):
+    server = replay("tanthanh")
+    db = tmp_path / "scrapy.sqlite"
+    root = Path(__file__).resolve().parent.parent
+    listed = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"], cwd=root, capture_output=True, text=True
+    )
+    assert listed.stdout.split() == ["portal"], listed.stderr
+    settings = [item for pair in FAST_SETTINGS for item in ("-s", pair)]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "portal",
+            "-a",
+            "portal=tanthanh",
+            "-a",
+            f"mirror={server.origin}",
+            "-s",
+            f"PORTAL_ARCHIVE_DB={db}",
+            *settings,
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    target, _ = _gold_section("tanthanh")
+    with Archive.open(db) as archive:
+        assert {a["url"] for a in archive.iter_articles("tanthanh")} == set(target)

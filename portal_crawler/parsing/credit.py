@@ -39,7 +39,7 @@ _LABEL_RES = [
 # "Theo Báo Lạng Sơn": a source without a colon.
 _THEO = re.compile(r"theo\s*:?\s+")
 _THEO_NOT_SOURCE = re.compile(
-    r"^(?:quyet\s+dinh|ke\s+hoach|nghi\s+quyet|nghi\s+dinh|thong\s+bao|thong\s+tu|"
+    r"(?:quyet\s+dinh|ke\s+hoach|nghi\s+quyet|nghi\s+dinh|thong\s+bao|thong\s+tu|"
     r"cong\s+van|chi\s+thi|luat|bao\s+cao|ket\s+qua|so\s+lieu|danh\s+sach|do|dong\s+chi|"
     r"ong|ba|anh|chi|chuong\s+trinh|huong\s+dan|quy\s+dinh|tinh\s+hinh|du\s+bao)(?![a-z])"
 )
@@ -64,7 +64,7 @@ def _looks_like_person(name: str) -> bool:
     words = name.split()
     if not words or len(words) > _MAX_PERSON_WORDS or len(name) > 60:
         return False
-    if any(c in name for c in ":!?\"“”") or re.search(r"\d{3,}", name):
+    if any(c in name for c in ':!?"“”') or re.search(r"\d{3,}", name):
         return False
     return all(_is_capitalised(w) or not any(c.isalpha() for c in w) for w in words)
 
@@ -74,7 +74,7 @@ def _looks_like_group(name: str) -> bool:
     words = name.split()
     if not words or len(words) > _MAX_SOURCE_WORDS or not _is_capitalised(words[0]):
         return False
-    if any(c in name for c in "!?\"“”") or re.search(r"[.:]\s+\w", name):
+    if any(c in name for c in '!?"“”') or re.search(r"[.:]\s+\w", name):
         return False
     return sum(_is_capitalised(w) for w in words) * 2 >= len(words)
 
@@ -184,7 +184,7 @@ def _credit_from_parts(raw: str, parts: list[tuple[str, str]]) -> Credit | None:
 
 
 def _theo(raw: str, line: str) -> Credit | None:
-    folded, index = fold_with_offsets(line)
+    folded, _ = fold_with_offsets(line)
     match = _THEO.match(folded)
     if not match or len(folded) != len(line) or _THEO_NOT_SOURCE.match(folded, match.end()):
         return None
@@ -192,8 +192,12 @@ def _theo(raw: str, line: str) -> Credit | None:
     names = _sources(rest)
     if not names or not all(_looks_like_source(n) for n in names):
         return None
-    if any(len(n.split()) > 8 or "," in n for n in names):
-        return None
+    # "Theo Kế hoạch số 12/KH-UBND ..." cites a document, not a source.
+    for name in names:
+        if _DOMAIN.match(name) or name.lower().startswith(("http://", "https://")):
+            continue
+        if len(name.split()) > 8 or "," in name or re.search(r"\b\d+\b|/", name):
+            return None
     return Credit(raw=raw, source=names)
 
 

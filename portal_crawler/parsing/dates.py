@@ -33,9 +33,7 @@ _WORDS = re.compile(
 )
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MON = r"(?P<mon>" + "|".join(_MONTHS) + r")[a-z]*\.?"
-_EN_MDY = re.compile(
-    r"\b" + _MON + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})(?!\d)"
-)
+_EN_MDY = re.compile(r"\b" + _MON + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})(?!\d)")
 _EN_DMY = re.compile(
     r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + _MON + r",?\s+(?P<y>\d{4})(?!\d)"
 )
@@ -45,8 +43,10 @@ _NO_DATE_AFTER = r"(?!\s*[/.\-]\s*\d)"
 _TIME = re.compile(
     r"(?<![\d:.,/])(?:"
     r"(?P<h1>\d{1,2})\s*:\s*(?P<m1>\d{2})(?:\s*:\s*(?P<s1>\d{2}))?(?![\d:])"
-    r"|(?P<h2>\d{1,2})\s*(?:h|g)(?P<m2>\d{2})(?:\s*(?:'|phut))?(?!\d)" + _NO_DATE_AFTER
-    + r"|(?P<h3>\d{1,2})\s*gio\s*(?P<m3>\d{1,2})(?:\s*phut)?(?!\d)" + _NO_DATE_AFTER
+    r"|(?P<h2>\d{1,2})\s*(?:h|g)(?P<m2>\d{2})(?:\s*(?:'|phut))?(?!\d)"
+    + _NO_DATE_AFTER
+    + r"|(?P<h3>\d{1,2})\s*gio\s*(?P<m3>\d{1,2})(?:\s*phut)?(?!\d)"
+    + _NO_DATE_AFTER
     + r"|(?P<h4>\d{1,2})\s*(?:h|gio)(?![a-z\d])"
     r")"
     r"(?:\s*(?P<ap>sa|ch|am|pm|a\.m\.|p\.m\.|sang|chieu|toi|dem)(?![a-z]))?"
@@ -59,7 +59,9 @@ _GAP_WORD = (
 )
 _GAP = re.compile(r"^(?:t|" + _SEP + r"(?:" + _GAP_WORD + _SEP + r"){0,3})$")
 _WINDOW = 40
+_AM_MARKERS = ("sa", "am", "a.m.", "sang", "dem")
 _PM_MARKERS = ("ch", "pm", "p.m.", "chieu", "toi")
+_WORD_MARKERS = ("sang", "chieu", "toi", "dem")
 
 _ISO_VALUE = re.compile(
     r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})"
@@ -140,10 +142,13 @@ def _time_from_match(match: re.Match[str], base: int) -> _Time | None:
     minute = int(g["m1"] or g["m2"] or g["m3"] or 0)
     second = int(g["s1"] or 0)
     marker = g["ap"]
-    if marker:
-        if hour > 12 and marker in ("sa", "am", "a.m.", "sang"):
-            return None
-        if marker in ("sa", "am", "a.m.", "sang", "dem") and hour == 12:
+    # "sáng"/"chiều" after "10:40" usually begin the next sentence ("... 15:00 Sáng 11/3,
+    # UBND xã ..."), so the words only qualify "10h"/"10 giờ" times.
+    if marker in _WORD_MARKERS and g["h1"] is not None:
+        marker = None
+    # A 24-hour time ("15:00") needs no AM/PM, and one next to it is not about it.
+    if marker and 1 <= hour <= 12:
+        if hour == 12 and marker in _AM_MARKERS:
             hour = 0
         elif hour < 12 and marker in _PM_MARKERS:
             hour += 12
@@ -175,9 +180,7 @@ def _time_before(folded: str, pos: int, floor: int) -> _Time | None:
 def _format(day: date, time: _Time | None, offset: str) -> str:
     if time is None:
         return day.isoformat()
-    return (
-        f"{day.isoformat()}T{time.hour:02d}:{time.minute:02d}:{time.second:02d}{offset}"
-    )
+    return f"{day.isoformat()}T{time.hour:02d}:{time.minute:02d}:{time.second:02d}{offset}"
 
 
 def find_dates(text: str, utc_offset: str = "+07:00") -> list[tuple[int, str]]:

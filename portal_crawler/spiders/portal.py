@@ -9,6 +9,7 @@ sections, sidebars and print views stay out.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from portal_crawler.items import ArticleItem, FetchFailureItem
-from portal_crawler.listing import analyse_listing
+from portal_crawler.listing import HOME_PATH_RE, analyse_listing
 from portal_crawler.parsing import PARSER_VERSION, parse_article
 from portal_crawler.parsing.decode import decode_html
 from portal_crawler.profiles import Profile, Section, generic_profile, get_profile
@@ -73,6 +74,7 @@ class PortalSpider(scrapy.Spider):
         self.listing_pages_seen: set[tuple[str, ...]] = set()
         self.listing_signatures: set[frozenset[str]] = set()
         self.articles_requested: set[str] = set()
+        self.origin_checked = False
 
     def _choose_sections(self, name: str | None, everything: bool) -> list[Section]:
         if everything:
@@ -95,6 +97,38 @@ class PortalSpider(scrapy.Spider):
             return self.live_origin + url[len(self.mirror_origin) :]
         return url
 
+    def _adopt_declared_origin(self, declared: str | None, fetched: str) -> bool:
+        """Learn the live origin of a portal crawled without a profile.
+
+        A listing fetched from a mirror (or a moved host) that declares itself,
+        by rel=canonical or og:url, at the same path on another origin tells
+        us the portal's real address: its absolute links to that origin are
+        the same site, and the archive records URLs on it.
+        """
+        if self.profile.family != "generic" or self.origin_checked:
+            return False
+        self.origin_checked = True
+        if not declared:
+            return False
+        new, old = urlsplit(declared), urlsplit(fetched)
+        if new.netloc == old.netloc or new.path.rstrip("/") != old.path.rstrip("/"):
+            return False
+        self.mirror_origin = self.mirror_origin or self.live_origin
+        self.live_origin = f"{new.scheme}://{new.netloc}"
+        rebased = [
+            Section(s.name, self.live_origin + s.url[len(self.mirror_origin) :])
+            if s.url.startswith(self.mirror_origin)
+            else s
+            for s in self.profile.sections
+        ]
+        self.profile = replace(self.profile, base_url=self.live_origin, sections=tuple(rebased))
+        self.sections = list(rebased)
+        self.allowed_netlocs |= {
+            f"{host}:{port}" for host in self.profile.hosts for port in (80, 443)
+        } | {_netloc_with_port(self.live_origin)}
+        self.logger.info("Listing declares itself at %s: recording URLs there", self.live_origin)
+        return True
+
     def _live(self, response: Response) -> Response:
         return response.replace(url=self.live_url(response.url))
 
@@ -116,6 +150,11 @@ class PortalSpider(scrapy.Spider):
         self.crawler.stats.inc_value("portal/listing_pages")
         html = decode_html(response.body, _headers(response))
         listing = analyse_listing(html, response.url, profile=self.profile, to_live=self.live_url)
+        if self._adopt_declared_origin(listing.declared_url, response.url):
+            response = response.replace(url=self.live_url(response.url))
+            listing = analyse_listing(
+                html, response.url, profile=self.profile, to_live=self.live_url
+            )
         signature = frozenset(listing.article_urls)
         if signature and signature in self.listing_signatures:
             # The same entries again (page 1 via "?page=1", "Last" = page N, or a
@@ -169,6 +208,15 @@ class PortalSpider(scrapy.Spider):
 
     def parse_article_page(self, response: Response) -> Iterator[Any]:
         response = self._live(response)
+        requested = response.meta.get("redirect_urls", [response.url])[0]
+        if _redirected_away(self.live_url(requested), response.url):
+            yield FetchFailureItem(
+                self.profile.id,
+                self.live_url(requested),
+                f"redirected to {response.url}, not an article",
+                response.status,
+            )
+            return
         content_type = _headers(response).get("content-type", "").split(";")[0].strip().lower()
         if content_type not in HTML_TYPES:
             yield FetchFailureItem(
@@ -204,6 +252,16 @@ class PortalSpider(scrapy.Spider):
             reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
         self.logger.warning("Failed %s: %s", url, reason)
         yield FetchFailureItem(self.profile.id, url, reason, status)
+
+
+def _redirected_away(requested: str, final: str) -> bool:
+    """Did an article URL end up on the home page or a parent listing?"""
+    if requested == final:
+        return False
+    asked, got = urlsplit(requested).path, urlsplit(final).path
+    return got in ("", "/") or asked.startswith(got.rstrip("/") + "/") or bool(
+        HOME_PATH_RE.search(got)
+    )
 
 
 def _headers(response: Response) -> dict[str, str]:
