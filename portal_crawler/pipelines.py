@@ -125,6 +125,8 @@ class ArchivePipeline:
             "requests": int(stats.get_value("downloader/response_count", 0))
             + int(stats.get_value("downloader/exception_count", 0)),
             "bytes": int(stats.get_value("downloader/response_bytes", 0)),
+            "robots_crawl_delay": stats.get_value("robotstxt/crawl_delay"),
+            "robots_forbidden": int(stats.get_value("robotstxt/forbidden", 0)),
         }
         if self.run_id is not None:
             self.archive.finish_run(self.run_id, status, summary)
