@@ -13,7 +13,6 @@ from portal_crawler.replay import ReplayServer
 from tests.crawl_helpers import portal_archive
 from tests.snapshot_builder import article_page, listing_page, make_snapshot
 
-
 TITLE_A = "Xã Thử Nghiệm tổng kết công tác dân vận năm 2020"
 TITLE_B = "Tập huấn kỹ thuật nuôi tôm sú kết hợp trồng lúa cho hội viên"
 LONG_A = (

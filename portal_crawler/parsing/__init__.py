@@ -9,8 +9,17 @@ class ParseError(ValueError):
     """A page could not be parsed at all."""
 
 
-PARSER_VERSION = "0.1"
+# Bump when extraction output changes, so stored articles can be re-parsed.
+PARSER_VERSION = "1.0"
 
 from portal_crawler.parsing.extract import parse_article  # noqa: E402
 
-__all__ = ["PARSER_VERSION", "Article", "Attachment", "Credit", "Image", "ParseError", "parse_article"]
+__all__ = [
+    "PARSER_VERSION",
+    "Article",
+    "Attachment",
+    "Credit",
+    "Image",
+    "ParseError",
+    "parse_article",
+]

@@ -53,6 +53,13 @@ _FURNITURE_TITLES = {
     "cac tin da dua",
     "van ban moi",
     "thu vien anh",
+    "file dinh kem",
+    "tep dinh kem",
+    "tap tin dinh kem",
+    "tai lieu dinh kem",
+    "van ban lien quan",
+    "binh luan",
+    "y kien ban doc",
 }
 
 
@@ -62,6 +69,8 @@ def is_furniture(el: etree._Element) -> bool:
         return local_tag(el) in ("nav", "aside", "footer", "header")
     if any(_POSITIVE.match(t) for t in tokens):
         return False
+    if any(t in ("title", "headline", "tieude") for t in tokens):
+        return False  # "header-title" is a headline, not a page header
     if local_tag(el) in ("nav", "aside", "footer"):
         return True
     if any(_NEGATIVE.match(t) for t in tokens):
@@ -89,8 +98,20 @@ def boilerplate(
         # A wrapper misnamed "header-article" or a page-wide "module" holds the article.
         if total_prose and prose > 0.4 * total_prose and prose > 400:
             continue
+        if _article_header(el, st):
+            continue
         dropped.add(el)
     return dropped
+
+
+def _article_header(el: etree._Element, st: Stats | None) -> bool:
+    """A "page-header" / <header> that holds a headline, not the site's menu and logo."""
+    tokens = class_tokens(el)
+    if local_tag(el) != "header" and "header" not in tokens:
+        return False
+    if st is None or st.chars == 0 or st.link_chars > 0.3 * st.chars or st.chars > 600:
+        return False
+    return any(local_tag(h) in ("h1", "h2", "h3") for h in el.iter())
 
 
 def _inside(el: etree._Element, group: set[etree._Element]) -> bool:
@@ -167,24 +188,41 @@ def _commas(el: etree._Element) -> float:
 
 
 def clean_site_title(title: str, site_names: list[str]) -> str:
-    """A <title> without the portal's name appended or prepended."""
+    """A <title> without the portal's name or a page label ("Chi tiết tin") around it."""
     text = normalize_text(title)
-    for sep in (" - ", " | ", " – ", " — ", " :: ", " » "):
-        if sep not in text:
-            continue
+    for sep in (" | ", " - ", " – ", " — ", " :: ", " » "):
         parts = text.split(sep)
-        # Keep the longest part that is not the site's name.
-        candidates = [p for p in parts if not _is_site_name(p, site_names)]
-        if candidates and len(candidates) < len(parts):
-            return sep.join(candidates)
+        while len(parts) > 1 and _is_site_name(parts[-1], site_names):
+            parts.pop()
+        while len(parts) > 1 and _is_site_name(parts[0], site_names):
+            parts.pop(0)
+        text = sep.join(parts)
     return text
 
 
 def _is_site_name(text: str, site_names: list[str]) -> bool:
-    folded = fold_diacritics(text)
-    if any(folded and fold_diacritics(name) == folded for name in site_names if name):
+    folded = fold_diacritics(text).strip()
+    if not folded:
         return True
-    return bool(re.match(r"(cong thong tin|trang thong tin|website|portal|ubnd)", folded))
+    if any(fold_diacritics(name) == folded for name in site_names if name):
+        return True
+    if folded in _FURNITURE_TITLES or folded in ("trang chu", "home", "tin tuc - su kien"):
+        return True
+    words = len(folded.split())
+    if words <= 14 and re.match(r"(cong thong tin|trang thong tin|website|portal)", folded):
+        return True
+    # "UBND huyện X" as a <title> suffix; a headline starting with "UBND" is longer.
+    return words <= 6 and bool(re.match(r"(ubnd|uy ban nhan dan)\b", folded))
+
+
+_PAGE_NUMBER = re.compile(r"\b(trang|page)\s*\d+\s*$")
+
+
+def plausible_title(text: str, section_names: list[str] | tuple[str, ...] = ()) -> bool:
+    """False for what heads a listing or the site rather than an article."""
+    if not text or _is_site_name(text, list(section_names)):
+        return False
+    return not _PAGE_NUMBER.search(fold_diacritics(text))
 
 
 def similarity(a: str, b: str) -> float:
@@ -205,6 +243,7 @@ def find_title(
     order: dict[etree._Element, int],
     container: etree._Element | None,
     meta_titles: list[str],
+    section_names: list[str] | None = None,
 ) -> etree._Element | None:
     """The headline element: heading-like, near and before the body, like the <title>."""
     container_start = order.get(container, len(order)) if container is not None else len(order)
@@ -229,7 +268,11 @@ def find_title(
             continue
         text = normalize_text(el.text_content())
         folded = fold_diacritics(text).strip(" :")
-        if folded in _FURNITURE_TITLES or len(text.split()) < 3:
+        if (
+            folded in _FURNITURE_TITLES
+            or len(text.split()) < 3
+            or not plausible_title(text, section_names or ())
+        ):
             continue
         score = {"h1": 3.0, "h2": 2.5, "h3": 2.0, "h4": 1.0}.get(tag, 1.0)
         if hinted:

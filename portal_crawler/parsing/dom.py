@@ -10,9 +10,49 @@ from lxml import etree
 
 # Elements that start a new line of text in a browser.
 BLOCK_TAGS = frozenset(
-    "address article aside blockquote center dd details dialog div dl dt fieldset figcaption "
-    "figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary "
-    "table tbody thead tfoot tr td th ul caption".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "ul",
+        "caption",
+    ]
 )
 # Never content: dropped before anything else looks at the tree.
 JUNK_TAGS = (
@@ -98,8 +138,8 @@ def local_tag(el: etree._Element) -> str:
     tag = el.tag
     if not isinstance(tag, str):
         return ""
-    # Word pastes carry namespaced tags such as <o:p>.
-    return tag.rsplit(":", 1)[-1].lower() if ":" in tag else tag.lower()
+    # Word's namespaced tags (<o:p>) stay distinct from HTML ones: <o:p> is inline.
+    return tag.lower()
 
 
 @dataclass

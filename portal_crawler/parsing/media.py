@@ -33,9 +33,28 @@ _ICON = re.compile(
     r"(^|/)(post-clock|ic_|btn[-_])",
     re.I,
 )
-FILE_EXTENSIONS = (
-    "pdf doc docx xls xlsx ppt pptx odt ods odp rtf zip rar 7z tar gz txt csv xml signed"
-).split()
+FILE_EXTENSIONS = [
+    "pdf",
+    "doc",
+    "docx",
+    "xls",
+    "xlsx",
+    "ppt",
+    "pptx",
+    "odt",
+    "ods",
+    "odp",
+    "rtf",
+    "zip",
+    "rar",
+    "7z",
+    "tar",
+    "gz",
+    "txt",
+    "csv",
+    "xml",
+    "signed",
+]
 _FILE_EXT_RE = re.compile(
     r"\.(" + "|".join(FILE_EXTENSIONS) + r")(?=$|[/?#;])",
     re.I,
@@ -48,9 +67,7 @@ _ATTACH_LABEL = re.compile(
 )
 
 
-def image_src(
-    img: etree._Element, base: str, rebase: Callable[[str], str] | None
-) -> str | None:
+def image_src(img: etree._Element, base: str, rebase: Callable[[str], str] | None) -> str | None:
     """The absolute URL of the real picture of an <img>, or None for a theme graphic."""
     src = (img.get("src") or "").strip()
     real = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
@@ -140,7 +139,7 @@ def _names_article(candidate: str, url: str, section_paths: Iterable[str]) -> bo
 _HOME_WORDS = {"trang chu", "home", "trang nhat", "chi tiet tin", "chi tiet", "chi tiet tin tuc"}
 
 
-def breadcrumb_section(root: etree._Element, dropped_hint: Iterable[etree._Element]) -> str | None:
+def breadcrumb_section(root: etree._Element) -> str | None:
     """The last meaningful breadcrumb link, or og/article:section."""
     values = meta_content(root, "article:section", "og:section")
     if values:
@@ -156,6 +155,3 @@ def breadcrumb_section(root: etree._Element, dropped_hint: Iterable[etree._Eleme
         if names:
             return names[-1]
     return None
-
-
-_YEAR = re.compile(r"(19|20)\d\d")

@@ -51,6 +51,7 @@ class _Piece:
     bold: bool
     italic: bool
     link: etree._Element | None
+    brk: bool = False
 
 
 class _Collector:
@@ -68,6 +69,10 @@ class _Collector:
 
     def flush(self) -> None:
         pieces, self.pieces = self.pieces, []
+        for group in _paragraphs(pieces):
+            self._emit(group)
+
+    def _emit(self, pieces: list[_Piece]) -> None:
         text = normalize_text("".join(p.text for p in pieces))
         if not text:
             return
@@ -101,6 +106,42 @@ class _Collector:
         )
 
 
+_SENTENCE_END = re.compile(r"[.!?:;…)\]”\"»]\s*$")
+_LINE_START = re.compile(r"^\s*[-–—•+*“\"(\[\d]|^\s*[^\W\d_]", re.U)
+
+
+def _paragraphs(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """Split a block's pieces at line breaks that separate paragraphs.
+
+    A blank line (two <br>) always does; a single <br> does when the line before
+    ends a sentence and the next starts one, as on CMSs that write paragraphs
+    as lines; a <br> inside a sentence is a hard wrap.
+    """
+    lines: list[list[_Piece]] = [[]]
+    breaks: list[int] = []
+    run = 0
+    for piece in pieces:
+        if piece.brk:
+            run += 1
+            continue
+        if run and "".join(p.text for p in lines[-1]).strip():
+            lines.append([])
+            breaks.append(run)
+        run = 0
+        lines[-1].append(piece)
+    groups: list[list[_Piece]] = [lines[0]]
+    for count, line in zip(breaks, lines[1:], strict=True):
+        before = "".join(p.text for p in groups[-1])
+        after = "".join(p.text for p in line)
+        starts = _LINE_START.match(after)
+        capital = starts is not None and not after.strip()[:1].islower()
+        if count >= 2 or (_SENTENCE_END.search(before) and capital):
+            groups.append(line)
+        else:
+            groups[-1].extend([_Piece(" ", False, False, None), *line])
+    return groups
+
+
 def _is_bold(el: etree._Element, tag: str) -> bool:
     return tag in ("b", "strong", "h1", "h2", "h3", "h4", "h5", "h6", "th") or bool(
         _BOLD_STYLE.search(style_of(el))
@@ -128,6 +169,7 @@ class Linearizer:
         self.skip = skip
         self.out: list[Unit] = []
         self.zone = "pre" if title is not None else "head"
+        self.in_container = False
 
     def run(self, region: etree._Element) -> list[Unit]:
         self._walk(region)
@@ -141,13 +183,15 @@ class Linearizer:
         if not isinstance(el.tag, str):
             return
         if el is self.title:
-            self.zone = "head"
+            # A headline inside the body container starts the body right away.
+            self.zone = "body" if self.in_container else "head"
             return
         if self.skip(el):
             return
         entering = el is self.container
         if entering:
-            self.zone = "body" if self.zone != "pre" else "pre-body"
+            self.in_container = True
+            self.zone = "body" if self.zone != "pre" else "pre"
         tag = local_tag(el)
         if tag == "img":
             self.out.append(Unit(kind="image", el=el, zone=self._zone()))
@@ -165,11 +209,13 @@ class Linearizer:
                     col.add(child.tail, False, False, None)
                     continue
                 ctag = local_tag(child)
-                if ctag in BLOCK_TAGS or self._has_block(child) or child is self.title:
-                    col.flush()
-                    self._walk(child)
-                    col = _Collector(el, self._zone(), self.out)
-                elif child is self.container or self.skip(child):
+                if (
+                    ctag in BLOCK_TAGS
+                    or self._has_block(child)
+                    or child is self.title
+                    or child is self.container
+                    or self.skip(child)
+                ):
                     col.flush()
                     self._walk(child)
                     col = _Collector(el, self._zone(), self.out)
@@ -178,10 +224,11 @@ class Linearizer:
                 col.add(child.tail, False, False, None)
             col.flush()
         if entering:
-            self.zone = "tail" if self.zone == "body" else "head"
+            self.in_container = False
+            self.zone = "tail" if self.zone == "body" else self.zone
 
     def _zone(self) -> str:
-        return "pre" if self.zone == "pre-body" else self.zone
+        return self.zone
 
     def _inline(
         self,
@@ -202,7 +249,7 @@ class Linearizer:
             self.out.append(Unit(kind="image", el=el, zone=self._zone()))
             return
         if tag == "br":
-            col.add("\n", bold, italic, link)
+            col.pieces.append(_Piece("\n", bold, italic, link, brk=True))
             return
         bold = bold or _is_bold(el, tag)
         italic = italic or _is_italic(el, tag)
