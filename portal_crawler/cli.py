@@ -295,10 +295,14 @@ def cmd_portals(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from portal_crawler.evaluation import run_eval
 
-    for folder in args.snapshots:
+    # `eval shared/portals/*` also matches FORMAT.md and the like: skip plain files.
+    folders = [folder for folder in args.snapshots if not folder.is_file()]
+    for folder in folders:
         if not (folder / "site.json").is_file():
             return _die(f"{folder} is not a snapshot (no site.json)")
-    return run_eval(list(args.snapshots), args.generic, args.details, args.json)
+    if not folders:
+        return _die("no snapshot folders given")
+    return run_eval(folders, args.generic, args.details, args.json)
 
 
 # -- demo -------------------------------------------------------------------------------
