@@ -57,6 +57,7 @@ PAGE_WORDS = {
     "...",
     "…",
 }
+NEXT_WORDS = {"tiếp", "tiếp theo", "sau", "trang sau", "kế", "kế tiếp", "next", "»", "›", ">", ">>"}
 PAGER_CLASS_RE = re.compile(r"pag(e|er|ing|ination)|phan-?trang|phantrang|lfr-pagination", re.I)
 PAGE_PARAM_RE = re.compile(
     r"(^|_)(page|pageindex|pagenumber|pagenum|pageno|trang|p|cur|start|pg)$", re.I
@@ -88,6 +89,20 @@ class ListingPage:
     postbacks: list[tuple[str, str]] = field(default_factory=list)  # (__EVENTTARGET, arg)
     # The page's own idea of its address (<link rel=canonical> or og:url), absolute.
     declared_url: str | None = None
+    # What each pagination link says: a page number ("2") or a word ("Tiếp", "»"),
+    # keyed by page URL or by postback (target, argument).
+    page_labels: dict[str | tuple[str, str], str] = field(default_factory=dict)
+
+    def next_page(self, current: int) -> str | tuple[str, str] | None:
+        """The link to page `current + 1`: by its number, else a "next" word."""
+        links = [*self.page_urls, *self.postbacks]
+        for link in links:
+            if self.page_labels.get(link, "").strip() == str(current + 1):
+                return link
+        for link in links:
+            if self.page_labels.get(link, "").casefold().strip() in NEXT_WORDS:
+                return link
+        return None
 
 
 def _class_id(el: etree._Element) -> str:
@@ -149,6 +164,7 @@ def analyse_listing(
                 target = (match.group(1), match.group(2))
                 if target not in page.postbacks:
                     page.postbacks.append(target)
+                    page.page_labels[target] = text
             continue
         if not href or href.startswith("#"):
             continue
@@ -160,6 +176,7 @@ def analyse_listing(
             if canonical != current and canonical not in seen_pages:
                 seen_pages.add(canonical)
                 page.page_urls.append(canonical)
+                page.page_labels[canonical] = text
             continue
         if canonical == current or canonical in section_urls:
             continue

@@ -130,6 +130,10 @@ class ReplayServer:
         self._lines = _load_lines(self.snapshot_dir, state)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Test hooks: wait until N requests arrived; hold answers after the Nth.
+        self._arrived = threading.Condition(self._lock)
+        self._hold_after: int | None = None
+        self._released = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -150,6 +154,7 @@ class ReplayServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self.release()
         self._httpd.shutdown()
         self._httpd.close_connections()
         self._httpd.server_close()
@@ -201,6 +206,26 @@ class ReplayServer:
             self._lines = lines
             self._state = state
 
+    def wait_for_requests(self, count: int, timeout: float = 30.0) -> bool:
+        """Block until at least `count` requests have arrived (False on timeout)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self._requests) >= count, timeout)
+
+    def hold_after(self, count: int | None) -> None:
+        """Answer the first `count` requests, then keep later ones waiting until release().
+
+        Lets a test stop a crawler at a known point (e.g. kill it mid-crawl)
+        without sleeping.
+        """
+        with self._lock:
+            self._hold_after = count
+            self._released.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._hold_after = None
+        self._released.set()
+
     def url(self, path: str) -> str:
         """The server's URL for a snapshot path such as "/robots.txt"."""
         return self.origin + path
@@ -212,6 +237,11 @@ class ReplayServer:
     ) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self._requests.append(RecordedRequest(method, target, dict(form)))
+            self._arrived.notify_all()
+            held = self._hold_after is not None and len(self._requests) > self._hold_after
+        if held:
+            self._released.wait()
+        with self._lock:
             line = self._find_line("GET" if method == "HEAD" else method, target, form)
             answer = line.next_answer() if line else None
         if answer is None:
@@ -294,6 +324,15 @@ def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
     return handler.rfile.read(length) if length > 0 else b""
 
 
+def _not_modified(request: Any, headers: dict[str, str]) -> bool:
+    """Conditional GET, as real servers answer it: same ETag or same Last-Modified."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    etag, modified = lowered.get("etag"), lowered.get("last-modified")
+    if etag and request.get("If-None-Match"):
+        return etag in [tag.strip() for tag in request["If-None-Match"].split(",")]
+    return bool(modified and request.get("If-Modified-Since") == modified)
+
+
 def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -318,6 +357,8 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             if method == "POST" and raw:
                 form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
             status, headers, body = server._respond(method, self._target(), form)
+            if status == 200 and _not_modified(self.headers, headers):
+                status, body = 304, b""
             # send_response_only: the snapshot's own Server header must not be doubled.
             self.send_response_only(status)
             names = {name.lower() for name in headers}
