@@ -11,7 +11,16 @@ from archive.storage import GOLD_KEYS
 if TYPE_CHECKING:
     from archive.storage import Archive
 
-EXPORT_KEYS = (*GOLD_KEYS, "portal", "content_hash", "first_seen_at", "last_seen_at")
+# New keys go at the end: readers of older exports keep working.
+EXPORT_KEYS = (
+    *GOLD_KEYS,
+    "portal",
+    "content_hash",
+    "first_seen_at",
+    "last_seen_at",
+    "revision",
+    "removed_at",
+)
 
 
 def export_jsonl(
@@ -20,13 +29,19 @@ def export_jsonl(
     *,
     portal_id: str | None = None,
     since: str | None = None,
+    include_removed: bool = True,
 ) -> int:
-    """Write the archive's articles to `out`; return how many were written.
+    """Write the archive's articles (current versions) to `out`; return how many.
 
-    `since` (YYYY-MM-DD, inclusive) keeps articles published on or after that date.
+    `since` (YYYY-MM-DD, inclusive) keeps articles published on or after that
+    date. Articles the portal removed are written with `removed_at` set, unless
+    `include_removed` is False. `revision` is how many versions the archive holds.
     """
     count = 0
-    for article in archive.iter_articles(portal_id=portal_id, since=since):
+    articles = archive.iter_articles(
+        portal_id=portal_id, since=since, include_removed=include_removed
+    )
+    for article in articles:
         line = {key: article[key] for key in EXPORT_KEYS}
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
         count += 1

@@ -24,9 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Bump together with a migration whenever the schema changes.
-SCHEMA_VERSION = 1
+# 2: article_revisions, article_events, frontier, crawl_locks; articles gain
+#    revision, etag, last_modified, last_checked_at, removed_at; crawl_runs gain
+#    removed and message, and the status "degraded".
+SCHEMA_VERSION = 2
 
-RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+RUN_STATUSES = ("running", "finished", "degraded", "failed", "interrupted")
+REVISION_REASONS = ("new", "edit")
+EVENT_KINDS = ("removed", "returned")
 
 # Long enough for any ISO 8601 timestamp with fractions and an offset.
 Timestamp = String(40)
@@ -35,7 +40,26 @@ Sha256 = String(64)
 
 def utc_now() -> str:
     """Now, as the archive stores times: UTC, whole seconds, "Z" suffix."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(datetime.now(UTC))
+
+
+def format_utc(moment: datetime) -> str:
+    """A datetime as the archive stores times (a naive one is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(text: str) -> datetime:
+    """A stored time back as an aware UTC datetime."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    return CheckConstraint(
+        "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values)), name=name
+    )
 
 
 class Base(DeclarativeBase):
@@ -63,7 +87,7 @@ class Portal(Base):
 
 
 class Article(Base):
-    """The current version of one article (revisions will get a table of their own)."""
+    """The current version of one article; every version is a row of article_revisions."""
 
     __tablename__ = "articles"
     __table_args__ = (
@@ -87,6 +111,14 @@ class Article(Base):
     first_seen_at: Mapped[str] = mapped_column(Timestamp)
     last_seen_at: Mapped[str] = mapped_column(Timestamp)
     parser_version: Mapped[str] = mapped_column(String(64))
+    # How many versions article_revisions holds; the row above is the last one.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    # HTTP validators of the last response, for conditional re-checks.
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    last_checked_at: Mapped[str | None] = mapped_column(Timestamp)
+    # Set when the portal stopped serving it (the tombstone); cleared if it returns.
+    removed_at: Mapped[str | None] = mapped_column(Timestamp)
 
     images: Mapped[list[Image]] = relationship(
         order_by="Image.position", cascade="all, delete-orphan", passive_deletes=True
@@ -152,13 +184,60 @@ class Capture(Base):
     content_hash: Mapped[str] = mapped_column(Sha256)
 
 
+class ArticleRevision(Base):
+    """One version of an article, in the gold format, as it was observed."""
+
+    __tablename__ = "article_revisions"
+    __table_args__ = (
+        UniqueConstraint("article_id", "revision"),
+        _one_of("reason", REVISION_REASONS, "ck_article_revisions_reason"),
+        Index("ix_article_revisions_run", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(Sha256)
+    url: Mapped[str] = mapped_column(Text)
+    section: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(40))
+    lead: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[list[str]] = mapped_column(JSON)
+    images: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    credit: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    parser_version: Mapped[str] = mapped_column(String(64))
+    observed_at: Mapped[str] = mapped_column(Timestamp)
+    reason: Mapped[str] = mapped_column(String(16))
+
+
+class ArticleEvent(Base):
+    """Something that happened to an article besides a new version: removal, return."""
+
+    __tablename__ = "article_events"
+    __table_args__ = (_one_of("kind", EVENT_KINDS, "ck_article_events_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[str] = mapped_column(Timestamp)
+    detail: Mapped[str | None] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    # The article's revision when it happened: a return that brings an edit comes
+    # before the revision it brings.
+    revision: Mapped[int] = mapped_column(Integer)
+
+
 class CrawlRun(Base):
     __tablename__ = "crawl_runs"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ({})".format(", ".join(f"'{s}'" for s in RUN_STATUSES)),
-            name="ck_crawl_runs_status",
-        ),
+        _one_of("status", RUN_STATUSES, "ck_crawl_runs_status"),
         Index("ix_crawl_runs_portal", "portal_id", "started_at"),
     )
 
@@ -176,12 +255,25 @@ class CrawlRun(Base):
     changed: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Why a run ended as it did: alarms of a degraded run, the error of a failed one.
+    message: Mapped[str | None] = mapped_column(Text)
     # Counters the crawl reports beyond the columns above, kept rather than dropped.
     extra_stats: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
 
 
-RUN_COUNTERS = ("pages", "requests", "bytes", "new", "changed", "unchanged", "duplicates", "failed")
+RUN_COUNTERS = (
+    "pages",
+    "requests",
+    "bytes",
+    "new",
+    "changed",
+    "unchanged",
+    "duplicates",
+    "removed",
+    "failed",
+)
 
 
 class FetchFailure(Base):
@@ -195,3 +287,30 @@ class FetchFailure(Base):
     reason: Mapped[str] = mapped_column(Text)
     http_status: Mapped[int | None] = mapped_column(Integer)
     failed_at: Mapped[str] = mapped_column(Timestamp)
+
+
+class FrontierEntry(Base):
+    """An article URL discovered but not yet fetched: what a killed crawl left to do."""
+
+    __tablename__ = "frontier"
+    __table_args__ = (UniqueConstraint("portal_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id"))
+    url: Mapped[str] = mapped_column(Text)
+    section: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    discovered_at: Mapped[str] = mapped_column(Timestamp)
+
+
+class CrawlLock(Base):
+    """Who is crawling a portal right now: one row per portal being crawled."""
+
+    __tablename__ = "crawl_locks"
+
+    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id"), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    pid: Mapped[int] = mapped_column(Integer)
+    hostname: Mapped[str] = mapped_column(Text)
+    acquired_at: Mapped[str] = mapped_column(Timestamp)
+    heartbeat_at: Mapped[str] = mapped_column(Timestamp)

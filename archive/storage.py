@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -9,33 +10,44 @@ import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from archive import habits, locks
+from archive.errors import ArchiveError, LockHeld
 from archive.models import (
     RUN_COUNTERS,
     RUN_STATUSES,
     SCHEMA_VERSION,
     Article,
+    ArticleEvent,
+    ArticleRevision,
     ArticleUrl,
     Attachment,
     Base,
     Capture,
+    CrawlLock,
     CrawlRun,
     FetchFailure,
+    FrontierEntry,
     Image,
     Meta,
     Portal,
+    parse_utc,
     utc_now,
 )
 from archive.paths import default_db_path
+
+__all__ = ["ArchiveError", "LockHeld"]  # re-exported: they used to live here
 
 GOLD_KEYS = (
     "url",
@@ -60,16 +72,34 @@ _SPACES = re.compile(r"\s+")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
-class ArchiveError(Exception):
-    """A request the archive cannot honour (unknown portal, bad argument, old schema)."""
-
-
 @dataclass(frozen=True)
 class StoreResult:
     status: StoreStatus
     article_id: int
     # None when an identical raw body was already stored for this article.
     capture_id: int | None = None
+    # The article's revision count after this store ("changed" adds one).
+    revision: int = 1
+    # The article had been marked removed and is back: the mark was cleared.
+    returned: bool = False
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What a crawler needs to know about an archived article before fetching it."""
+
+    article_id: int
+    portal_id: str
+    url: str  # canonical
+    section: str | None
+    content_hash: str
+    etag: str | None
+    last_modified: str | None
+    removed_at: str | None
+    published: str | None
+    last_seen_at: str
+    revision: int = 1
+    last_checked_at: str | None = None
 
 
 # --- content hash -------------------------------------------------------------
@@ -213,7 +243,97 @@ def _article_dict(row: Article) -> dict[str, Any]:
         "content_hash": row.content_hash,
         "first_seen_at": row.first_seen_at,
         "last_seen_at": row.last_seen_at,
+        "revision": row.revision,
+        "removed_at": row.removed_at,
     }
+
+
+def _revision_row(
+    article_id: int,
+    revision: int,
+    record: dict[str, Any],
+    digest: str,
+    *,
+    capture_id: int | None,
+    run_id: int | None,
+    parser_version: str,
+    now: str,
+) -> ArticleRevision:
+    return ArticleRevision(
+        article_id=article_id,
+        revision=revision,
+        content_hash=digest,
+        url=record["url"],
+        section=record["section"],
+        title=record["title"],
+        published=record["published"],
+        lead=record["lead"],
+        body=record["body"],
+        images=record["images"],
+        credit=record["credit"],
+        attachments=record["attachments"],
+        capture_id=capture_id,
+        run_id=run_id,
+        parser_version=parser_version,
+        observed_at=now,
+        reason="new" if revision == 1 else "edit",
+    )
+
+
+def _revision_dict(rev: ArticleRevision) -> dict[str, Any]:
+    return {
+        "revision": rev.revision,
+        "observed_at": rev.observed_at,
+        "content_hash": rev.content_hash,
+        "parser_version": rev.parser_version,
+        "reason": rev.reason,
+        "capture_id": rev.capture_id,
+        "run_id": rev.run_id,
+        "url": rev.url,
+        "section": rev.section,
+        "title": rev.title,
+        "published": rev.published,
+        "lead": rev.lead,
+        "body": list(rev.body or []),
+        "images": list(rev.images or []),
+        "credit": rev.credit,
+        "attachments": list(rev.attachments or []),
+        "events": [],
+    }
+
+
+def _event_dict(ev: ArticleEvent) -> dict[str, Any]:
+    return {
+        "kind": ev.kind,
+        "at": ev.at,
+        "detail": ev.detail,
+        "http_status": ev.http_status,
+        "run_id": ev.run_id,
+    }
+
+
+def _state(row: Article) -> ArticleState:
+    return ArticleState(
+        article_id=row.id,
+        portal_id=row.portal_id,
+        url=row.url,
+        section=row.section,
+        content_hash=row.content_hash,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        removed_at=row.removed_at,
+        published=row.published,
+        last_seen_at=row.last_seen_at,
+        revision=row.revision,
+        last_checked_at=row.last_checked_at,
+    )
+
+
+def _as_utc(now: datetime | None) -> datetime:
+    # The archive's clock (utc_now) unless the caller gives one.
+    if now is None:
+        return parse_utc(utc_now())
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
 def _check_since(since: str | None) -> None:
@@ -268,9 +388,10 @@ def _connect_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own transaction handling would hide our BEGIN; see _begin_sqlite.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # Wait for other writers before anything else: switching to WAL needs a lock too.
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -302,6 +423,8 @@ class Archive:
         self._write = sessionmaker(
             engine, expire_on_commit=False, execution_options={_WRITE_OPTION: True}
         )
+        # Locks this object took, by portal: only these can it beat or release.
+        self._locks: dict[str, locks.Holder] = {}
 
     @classmethod
     def open(cls, db: str | Path | None = None) -> Archive:
@@ -328,6 +451,11 @@ class Archive:
                 )
 
     def close(self) -> None:
+        """Release the locks this object holds, then the database."""
+        for portal_id in list(self._locks):
+            # Closing must not fail: a lock left behind goes stale by itself.
+            with contextlib.suppress(SQLAlchemyError):
+                self.release_lock(portal_id)
         self.engine.dispose()
 
     def __enter__(self) -> Archive:
@@ -382,8 +510,13 @@ class Archive:
             session.flush()
             return run.id
 
-    def finish_run(self, run_id: int, status: str, stats: dict[str, int]) -> None:
-        """Close a run with its final status and counters (see RUN_COUNTERS)."""
+    def finish_run(
+        self, run_id: int, status: str, stats: dict[str, Any], message: str | None = None
+    ) -> None:
+        """Close a run with its final status, counters (see RUN_COUNTERS) and message.
+
+        Counters not in RUN_COUNTERS are kept in `extra_stats`.
+        """
         if status not in RUN_STATUSES:
             raise ArchiveError(f"run status must be one of {', '.join(RUN_STATUSES)}")
         with self._write.begin() as session:
@@ -392,6 +525,7 @@ class Archive:
                 raise ArchiveError(f"no crawl run with id {run_id}")
             run.status = status
             run.finished_at = utc_now()
+            run.message = _nfc(message)
             extra = {}
             for key, value in stats.items():
                 if key in RUN_COUNTERS:
@@ -440,6 +574,9 @@ class Archive:
         The article is the one already known by its canonical or fetched URL
         ("unchanged" or "changed"), else one of the same portal with the same
         content hash ("duplicate": the new URL becomes an alias), else "new".
+        A new article gets revision 1 and a changed one its next revision; the
+        articles row always holds the latest. An article marked removed that is
+        reached again by its URL has the mark cleared and its return recorded.
         """
         record = _gold_record(article)
         digest = content_hash(record)
@@ -456,26 +593,46 @@ class Archive:
                 ).all()
             )
             row, status = self._match(session, portal_id, urls, known, digest)
+            returned = False
             if row is None:
                 row = Article(
-                    portal_id=portal_id, url=record["url"], first_seen_at=now, last_seen_at=now
+                    portal_id=portal_id,
+                    url=record["url"],
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    revision=1,
                 )
                 _apply_content(row, record, digest, parser_version)
                 _replace_children(session, row, record)
                 session.add(row)
                 session.flush()
-            elif status == "changed":
-                _apply_content(row, record, digest, parser_version)
-                _replace_children(session, row, record)
+            else:
+                # A duplicate is the same story at another URL: it proves nothing
+                # about the removed URL, which would answer 404 again.
+                if row.removed_at is not None and status != "duplicate":
+                    detail = f"reached again: HTTP {http_status}"
+                    self._add_event(session, row, "returned", run_id, now, detail, http_status)
+                    row.removed_at = None
+                    returned = True
+                if status == "changed":
+                    _apply_content(row, record, digest, parser_version)
+                    _replace_children(session, row, record)
+                    row.revision += 1
+            if status != "duplicate":
+                # Validators of another URL's response say nothing about this one's.
+                row.etag = _header(headers, "ETag")
+                row.last_modified = _header(headers, "Last-Modified")
             row.last_seen_at = now
+            row.last_checked_at = now
             session.add_all(
                 ArticleUrl(url=url, article_id=row.id, first_seen_at=now)
                 for url in urls
                 if url not in known
             )
-            capture = None
-            if status == "new" or not self._has_capture(session, row.id, body_sha):
-                capture = Capture(
+            capture_id = None if status == "new" else self._capture_id(session, row.id, body_sha)
+            stored_capture = None
+            if capture_id is None:
+                stored_capture = Capture(
                     article_id=row.id,
                     run_id=run_id,
                     url=fetched_url,
@@ -488,9 +645,51 @@ class Archive:
                     body_sha256=body_sha,
                     content_hash=digest,
                 )
-                session.add(capture)
+                session.add(stored_capture)
                 session.flush()
-            return StoreResult(status, row.id, capture.id if capture else None)
+                capture_id = stored_capture.id
+            if status in ("new", "changed"):
+                session.add(
+                    _revision_row(
+                        row.id,
+                        row.revision,
+                        record,
+                        digest,
+                        capture_id=capture_id,
+                        run_id=run_id,
+                        parser_version=parser_version,
+                        now=now,
+                    )
+                )
+            return StoreResult(
+                status,
+                row.id,
+                stored_capture.id if stored_capture else None,
+                revision=row.revision,
+                returned=returned,
+            )
+
+    @staticmethod
+    def _add_event(
+        session: Session,
+        row: Article,
+        kind: str,
+        run_id: int | None,
+        now: str,
+        detail: str | None,
+        http_status: int | None = None,
+    ) -> None:
+        session.add(
+            ArticleEvent(
+                article_id=row.id,
+                run_id=run_id,
+                kind=kind,
+                at=now,
+                detail=detail,
+                http_status=http_status,
+                revision=row.revision,
+            )
+        )
 
     @staticmethod
     def _match(
@@ -515,11 +714,12 @@ class Archive:
         return row, "duplicate" if row is not None else "new"
 
     @staticmethod
-    def _has_capture(session: Session, article_id: int, body_sha: str) -> bool:
+    def _capture_id(session: Session, article_id: int, body_sha: str) -> int | None:
+        """The capture already kept for this article with this raw body, if any."""
         stmt = select(Capture.id).where(
             Capture.article_id == article_id, Capture.body_sha256 == body_sha
         )
-        return session.scalars(stmt.limit(1)).first() is not None
+        return session.scalars(stmt.order_by(Capture.id).limit(1)).first()
 
     @staticmethod
     def _portal(session: Session, portal_id: str) -> Portal:
@@ -527,6 +727,225 @@ class Archive:
         if portal is None:
             raise ArchiveError(f"unknown portal {portal_id!r}: call upsert_portal first")
         return portal
+
+    def _find(self, session: Session, url: str) -> Article | None:
+        """The article reached by this URL (canonical or alias), if any."""
+        return session.scalars(
+            select(Article)
+            .join(ArticleUrl, ArticleUrl.article_id == Article.id)
+            .where(ArticleUrl.url == url)
+        ).first()
+
+    # --- re-checks and tombstones ---
+
+    def article_state(self, url: str) -> ArticleState | None:
+        """What the archive knows of the article reached by this URL, or None."""
+        with self._read() as session:
+            row = self._find(session, url)
+            return None if row is None else _state(row)
+
+    def touch_unchanged(self, url: str, *, run_id: int | None) -> None:
+        """Record a re-check answered 304 Not Modified: the article is still there.
+
+        Updates last_seen_at and last_checked_at; an article marked removed has
+        the mark cleared and its return recorded. Unknown URLs are ignored.
+        """
+        now = utc_now()
+        with self._write.begin() as session:
+            row = self._find(session, url)
+            if row is None:
+                return
+            if row.removed_at is not None:
+                self._add_event(session, row, "returned", run_id, now, "HTTP 304", 304)
+                row.removed_at = None
+            row.last_seen_at = now
+            row.last_checked_at = now
+
+    def mark_removed(
+        self,
+        portal_id: str,
+        url: str,
+        *,
+        reason: str,
+        http_status: int | None,
+        run_id: int | None,
+    ) -> bool:
+        """Mark the portal's article reached by this URL as removed from the portal.
+
+        True when this is the first time it is seen gone (removed_at is set and a
+        "removed" event recorded); False when it was already marked (the first
+        time is kept) or no article of that portal is known by this URL. Nothing
+        is ever deleted.
+        """
+        now = utc_now()
+        with self._write.begin() as session:
+            row = self._find(session, url)
+            if row is None or row.portal_id != portal_id:
+                return False
+            row.last_checked_at = now
+            if row.removed_at is not None:
+                return False
+            row.removed_at = now
+            self._add_event(session, row, "removed", run_id, now, _nfc(reason), http_status)
+            return True
+
+    def recheck_urls(
+        self,
+        portal_id: str,
+        section: str | None,
+        *,
+        last: int,
+        days: int | None,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """Canonical URLs of the articles to re-check for edits, most recent first.
+
+        The `last` most recently published articles of the portal (and section,
+        when given) that are not marked removed, plus every such article published
+        within `days` days before `now` (compared by the portal's local date).
+        """
+        base = select(Article.url).where(
+            Article.portal_id == portal_id, Article.removed_at.is_(None)
+        )
+        if section is not None:
+            base = base.where(Article.section == _nfc(section))
+        newest_first = (
+            Article.published_date.desc().nulls_last(),
+            Article.published.desc().nulls_last(),
+            Article.first_seen_at.desc(),
+            Article.id.desc(),
+        )
+        with self._read() as session:
+            urls = list(session.scalars(base.order_by(*newest_first).limit(max(last, 0))))
+            if days is not None:
+                cutoff = (_as_utc(now) - timedelta(days=days)).date().isoformat()
+                recent = base.where(Article.published_date >= cutoff).order_by(*newest_first)
+                urls += session.scalars(recent)
+        return list(dict.fromkeys(urls))
+
+    # --- the frontier: discovered, not yet fetched ---
+
+    def frontier_add(self, portal_id: str, run_id: int, items: list[tuple[str, str]]) -> None:
+        """Remember article URLs (url, section) to fetch; URLs already there are kept as is."""
+        first_sections: dict[str, str] = {}
+        for url, section in items:
+            first_sections.setdefault(url, section)
+        if not first_sections:
+            return
+        now = utc_now()
+        rows = [
+            {
+                "portal_id": portal_id,
+                "url": url,
+                "section": _nfc(section),
+                "run_id": run_id,
+                "discovered_at": now,
+            }
+            for url, section in first_sections.items()
+        ]
+        with self._write.begin() as session:
+            session.execute(_insert_ignore(self.engine, FrontierEntry, ["portal_id", "url"]), rows)
+
+    def frontier_done(self, portal_id: str, url: str) -> None:
+        """Forget a URL of the frontier: it was fetched (stored, or failed for good)."""
+        with self._write.begin() as session:
+            session.execute(
+                delete(FrontierEntry).where(
+                    FrontierEntry.portal_id == portal_id, FrontierEntry.url == url
+                )
+            )
+
+    def frontier_pending(self, portal_id: str) -> list[tuple[str, str]]:
+        """The portal's URLs still to fetch, (url, section), oldest first."""
+        stmt = (
+            select(FrontierEntry.url, FrontierEntry.section)
+            .where(FrontierEntry.portal_id == portal_id)
+            .order_by(FrontierEntry.discovered_at, FrontierEntry.id)
+        )
+        with self._read() as session:
+            return [(url, section) for url, section in session.execute(stmt).all()]
+
+    # --- locks ---
+
+    def acquire_lock(self, portal_id: str, *, run_id: int, stale_after: float = 900.0) -> None:
+        """Take the portal's crawl lock for this run, or raise LockHeld.
+
+        A lock whose holder was on this host and is gone, or whose heartbeat is
+        older than `stale_after` seconds, is stale and taken over.
+        """
+        holder = locks.this_process(run_id)
+        try:
+            with self._write.begin() as session:
+                self._portal(session, portal_id)
+                locks.acquire(session, portal_id, holder, utc_now(), stale_after)
+        except IntegrityError as exc:
+            # Another process inserted the lock between our read and our write.
+            raise LockHeld(
+                f"portal {portal_id!r} was locked by another crawl at the same moment"
+            ) from exc
+        self._locks[portal_id] = holder
+
+    def heartbeat(self, portal_id: str) -> None:
+        """Show that the crawl holding the portal's lock is alive.
+
+        Raises LockHeld if another crawl has taken the lock over (ours went stale).
+        """
+        holder = self._locks.get(portal_id)
+        if holder is None:
+            raise ArchiveError(f"this archive does not hold the lock of portal {portal_id!r}")
+        with self._write.begin() as session:
+            locks.beat(session, portal_id, holder, utc_now())
+
+    def release_lock(self, portal_id: str) -> None:
+        """Give up the portal's lock, if this archive holds it."""
+        holder = self._locks.pop(portal_id, None)
+        if holder is None:
+            return
+        with self._write.begin() as session:
+            locks.release(session, portal_id, holder)
+
+    def interrupt_stale_runs(self, portal_id: str) -> int:
+        """Mark runs left "running" by a crawl that is gone as "interrupted"; how many.
+
+        Call it once the lock is held, so that the only live run is the holder's.
+        """
+        with self._write.begin() as session:
+            return locks.interrupt_stale(session, portal_id, utc_now())
+
+    def lock_holder(self, portal_id: str) -> dict[str, Any] | None:
+        """The portal's lock row, if any (live or stale)."""
+        with self._read() as session:
+            lock = session.get(CrawlLock, portal_id)
+            if lock is None:
+                return None
+            return {
+                "portal": lock.portal_id,
+                "run_id": lock.run_id,
+                "pid": lock.pid,
+                "hostname": lock.hostname,
+                "acquired_at": lock.acquired_at,
+                "heartbeat_at": lock.heartbeat_at,
+            }
+
+    # --- habits, for alarms ---
+
+    def field_presence(
+        self, portal_id: str, *, last: int = 100, exclude_run: int | None = None
+    ) -> tuple[int, dict[str, float]]:
+        """(articles, fraction having each field) over the portal's newest articles.
+
+        Counts the `last` articles most recently stored before run `exclude_run`,
+        as first stored. Fields: see archive.habits.PRESENCE_FIELDS.
+        """
+        with self._read() as session:
+            return habits.field_presence(session, portal_id, last=last, exclude_run=exclude_run)
+
+    def discovery_gap(
+        self, portal_id: str, *, now: datetime | None = None
+    ) -> tuple[float | None, float | None]:
+        """(typical seconds between runs finding new articles, seconds since the last one)."""
+        with self._read() as session:
+            return habits.discovery_gap(session, portal_id, _as_utc(now))
 
     # --- reading ---
 
@@ -543,12 +962,18 @@ class Archive:
             return session.scalar(stmt) or 0
 
     def iter_articles(
-        self, portal_id: str | None = None, since: str | None = None
+        self,
+        portal_id: str | None = None,
+        since: str | None = None,
+        *,
+        include_removed: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """Stored articles as gold dicts plus portal, content_hash, first/last_seen_at.
+        """Stored articles, current versions: gold dicts plus the keys of EXPORT_KEYS.
 
         Ordered by portal, published, id. `since` (YYYY-MM-DD, inclusive) keeps
         articles published on or after that date in the portal's local time.
+        Articles the portal removed are included, with `removed_at` set, unless
+        `include_removed` is False.
         """
         _check_since(since)
         stmt = select(Article).options(
@@ -556,6 +981,8 @@ class Archive:
         )
         if portal_id is not None:
             stmt = stmt.where(Article.portal_id == portal_id)
+        if not include_removed:
+            stmt = stmt.where(Article.removed_at.is_(None))
         if since is not None:
             stmt = stmt.where(Article.published_date >= since)
         stmt = stmt.order_by(
@@ -585,10 +1012,15 @@ class Archive:
                 for cap in session.scalars(stmt)
             ]
 
-    def failures(self, run_id: int | None = None) -> list[dict[str, Any]]:
+    def failures(
+        self, run_id: int | None = None, *, url: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Recorded fetch failures, oldest first (of one run, or of one URL)."""
         stmt = select(FetchFailure).order_by(FetchFailure.id)
         if run_id is not None:
             stmt = stmt.where(FetchFailure.run_id == run_id)
+        if url is not None:
+            stmt = stmt.where(FetchFailure.url == url)
         with self._read() as session:
             return [
                 {
@@ -603,10 +1035,43 @@ class Archive:
                 for f in session.scalars(stmt)
             ]
 
-    def runs(self, portal_id: str | None = None) -> list[dict[str, Any]]:
-        stmt = select(CrawlRun).order_by(CrawlRun.id)
+    def history(self, url: str) -> list[dict[str, Any]]:
+        """Every revision of the article reached by this URL, oldest first; [] if unknown.
+
+        Each revision: revision, observed_at, content_hash, parser_version, reason
+        ("new" or "edit"), capture_id, run_id, the gold fields, and "events": the
+        removals and returns that followed it, in order.
+        """
+        with self._read() as session:
+            row = self._find(session, url)
+            if row is None:
+                return []
+            revisions = [
+                _revision_dict(rev)
+                for rev in session.scalars(
+                    select(ArticleRevision)
+                    .where(ArticleRevision.article_id == row.id)
+                    .order_by(ArticleRevision.revision)
+                )
+            ]
+            events = session.scalars(
+                select(ArticleEvent)
+                .where(ArticleEvent.article_id == row.id)
+                .order_by(ArticleEvent.at, ArticleEvent.id)
+            ).all()
+        by_number = {rev["revision"]: rev for rev in revisions}
+        for ev in events:
+            target = by_number.get(ev.revision) or revisions[-1]
+            target["events"].append(_event_dict(ev))
+        return revisions
+
+    def runs(self, portal_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Crawl runs, newest first (at most `limit`), of one portal or all."""
+        stmt = select(CrawlRun).order_by(CrawlRun.id.desc())
         if portal_id is not None:
             stmt = stmt.where(CrawlRun.portal_id == portal_id)
+        if limit is not None:
+            stmt = stmt.limit(max(limit, 0))
         with self._read() as session:
             return [
                 {
@@ -618,7 +1083,18 @@ class Archive:
                     "sections": run.sections,
                     "args": run.args,
                     **{key: getattr(run, key) for key in RUN_COUNTERS},
+                    "message": run.message,
                     "extra_stats": run.extra_stats,
                 }
                 for run in session.scalars(stmt)
             ]
+
+
+def _insert_ignore(engine: Engine, model: type[Base], keys: list[str]) -> Any:
+    """INSERT that skips rows clashing on `keys`, in the dialect's own words."""
+    name = engine.dialect.name
+    if name == "sqlite":
+        return sqlite.insert(model).on_conflict_do_nothing(index_elements=keys)
+    if name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing(index_elements=keys)
+    raise ArchiveError(f"the archive does not support {name} databases")
