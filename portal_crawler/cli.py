@@ -10,10 +10,19 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from archive import Archive, default_db_path
+from archive import Archive, ArchiveError, default_db_path
 from archive.export import export_jsonl
 from portal_crawler.profiles import ProfileError, get_profile, load_profiles, profile_for_url
+
+# Exit codes, for cron and systemd (documented in the README).
+EXIT_OK = 0
+EXIT_PARTIAL = 1  # some pages failed for reasons a later run may not meet again
+EXIT_USAGE = 2
+EXIT_DEGRADED = 3  # an alarm: the portal's layout or publishing changed
+EXIT_FATAL = 4  # the crawl could not run or crashed
+EXIT_LOCKED = 75  # another crawl of the portal holds its lock (EX_TEMPFAIL: try later)
 
 DB_HELP = (
     "SQLite archive file or SQLAlchemy URL "
@@ -53,7 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     crawl.add_argument("portals", nargs="*", metavar="PORTAL_ID", help="portal ids to crawl")
+    crawl.add_argument("--all", action="store_true", help="crawl every registered portal")
     crawl.add_argument("--url", help="crawl this listing URL generically (no profile needed)")
+    crawl.add_argument(
+        "--full",
+        action="store_true",
+        help="walk every listing page and re-fetch every article (a periodic deep pass); "
+        "by default a crawl is incremental: it stops at listing pages already archived "
+        "and re-checks only recent articles",
+    )
+    crawl.add_argument(
+        "--recheck-last",
+        type=int,
+        metavar="N",
+        help="re-check the N most recent archived articles for edits (default 20)",
+    )
+    crawl.add_argument(
+        "--recheck-days",
+        type=int,
+        metavar="D",
+        help="also re-check every article published in the last D days (default 7)",
+    )
     crawl.add_argument("--db", help=DB_HELP)
     which = crawl.add_mutually_exclusive_group()
     which.add_argument("--section", help="crawl this section (by name) instead of the defaults")
@@ -81,7 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="parse one article page and print it as JSON",
         description="Parse a saved page (or fetch a URL) and print the Article as one JSON object.",
     )
-    parse.add_argument("source", metavar="FILE_OR_URL")
+    parse.add_argument("source", metavar="FILE_OR_URL", nargs="?")
+    parse.add_argument(
+        "--batch",
+        metavar="LIST.tsv",
+        help="parse every page listed (FILE<TAB>URL[<TAB>CONTENT-TYPE] a line; - for stdin) "
+        "and print one JSON line per page",
+    )
     parse.add_argument("--url", help="the page's URL on the portal (required for a file)")
     parse.add_argument("--content-type", help="the HTTP Content-Type the page was served with")
     parse.add_argument("--portal", help="use this portal's profile (default: chosen by host)")
@@ -100,6 +135,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", metavar="DATE", help="only articles published on/after YYYY-MM-DD"
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+    runs = commands.add_parser(
+        "runs",
+        help="show the crawl run log",
+        description="One row per crawl run: times, status, listing pages, requests, bytes, "
+        "new/changed/unchanged/removed/failed articles and any alarm.",
+    )
+    runs.add_argument("--db", help=DB_HELP)
+    runs.add_argument("--portal", help="only this portal")
+    runs.add_argument("--limit", type=int, default=50, help="newest N runs (default 50)")
+    runs.add_argument("--json", action="store_true", help="print as JSON")
+
+    history = commands.add_parser(
+        "history",
+        help="show an article's revisions and what changed",
+        description="Every archived version of the article at URL (any URL it was reached "
+        "by), with a readable diff between consecutive versions.",
+    )
+    history.add_argument("url", metavar="URL")
+    history.add_argument("--db", help=DB_HELP)
+    history.add_argument("--json", action="store_true", help="print the revisions as JSON")
 
     portals = commands.add_parser("portals", help="list the portal profiles")
     portals.add_argument("--json", action="store_true", help="print as JSON")
@@ -136,10 +192,11 @@ def run_crawl(
     section: str | None = None,
     all_sections: bool = False,
     mirror: str | None = None,
+    full: bool = False,
     settings_overrides: Sequence[tuple[str, str]] = (),
     log_level: str = "WARNING",
 ) -> list[dict[str, Any]]:
-    """Run the crawls in this process and return one summary per portal."""
+    """Run the crawls concurrently in this process; one summary per portal."""
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
@@ -147,80 +204,117 @@ def run_crawl(
     settings = get_project_settings()
     settings.set("LOG_LEVEL", log_level.upper())
     settings.set("PORTAL_ARCHIVE_DB", str(db or default_db_path()))
-    slots: dict[str, dict[str, Any]] = {}
-    for portal_id in portal_ids:
-        profile = get_profile(portal_id)
-        from urllib.parse import urlsplit
-
-        host = urlsplit(mirror).hostname if mirror else urlsplit(profile.base_url).hostname
-        slots[host or ""] = {"delay": profile.download_delay, "concurrency": profile.concurrency}
-    if slots and not any(name == "DOWNLOAD_DELAY" for name, _ in settings_overrides):
+    if not any(name == "DOWNLOAD_DELAY" for name, _ in settings_overrides):
+        # Each portal's own politeness: its delay and concurrency, per host.
+        slots: dict[str, dict[str, Any]] = {}
+        for portal_id in portal_ids:
+            profile = get_profile(portal_id)
+            host = urlsplit(mirror or profile.base_url).hostname or ""
+            slots[host] = {"delay": profile.download_delay, "concurrency": profile.concurrency}
         settings.set("DOWNLOAD_SLOTS", slots)
     for name, value in settings_overrides:
         settings.set(name, value)
 
     process = CrawlerProcess(settings)
-    crawlers = []
     jobs: list[dict[str, Any]] = (
         [{"url": url, "section": section}]
         if url
         else [{"portal": p, "section": section, "all_sections": all_sections} for p in portal_ids]
     )
+    crawlers = []
     for job in jobs:
         crawler = process.create_crawler("portal")
         crawlers.append((job, crawler))
-        process.crawl(crawler, mirror=mirror, **job)
+        process.crawl(crawler, mirror=mirror, full=full, **job)
     process.start()
     summaries = []
     for job, crawler in crawlers:
-        summary = crawler.__dict__.get("portal_run_summary") or {"status": "failed"}
+        summary = getattr(crawler, "portal_run_summary", None) or {
+            "status": "failed",
+            "message": "the crawl did not start; see the log above",
+        }
         summaries.append({"portal": job.get("portal") or job.get("url"), **summary})
     return summaries
 
 
-def _print_summaries(summaries: list[dict[str, Any]], db: str) -> None:
-    print(f"archive: {db}")
+def exit_code(summaries: Sequence[dict[str, Any]]) -> int:
+    """The most severe outcome over all portals."""
+    codes = set()
     for s in summaries:
-        print(
-            f"{s['portal']}: {s.get('status')} — {s.get('new', 0)} new, "
-            f"{s.get('unchanged', 0)} unchanged, {s.get('changed', 0)} changed, "
-            f"{s.get('duplicates', 0)} duplicates, {s.get('failed', 0)} failed; "
-            f"{s.get('pages', 0)} listing pages, {s.get('requests', 0)} requests"
-        )
+        status = s.get("status")
+        if status in ("failed", "interrupted"):
+            codes.add(EXIT_FATAL)
+        elif status == "degraded":
+            codes.add(EXIT_DEGRADED)
+        elif status == "refused":
+            codes.add(EXIT_LOCKED)
+        elif s.get("failed_transient"):
+            codes.add(EXIT_PARTIAL)
+    for code in (EXIT_FATAL, EXIT_DEGRADED, EXIT_LOCKED, EXIT_PARTIAL):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def summary_line(s: dict[str, Any]) -> str:
+    line = (
+        f"{s['portal']}: {s.get('status')} — {s.get('new', 0)} new, "
+        f"{s.get('changed', 0)} changed, {s.get('unchanged', 0)} unchanged, "
+        f"{s.get('removed', 0)} removed, {s.get('failed', 0)} failed; "
+        f"{s.get('pages', 0)} listing pages, {s.get('requests', 0)} requests"
+    )
+    return line + (f" — {s['message']}" if s.get("message") else "")
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    if bool(args.portals) == bool(args.url):
-        return _die("give portal ids or --url LISTING_URL (not both)")
+    portal_ids = list(load_profiles()) if args.all else args.portals
+    if sum(map(bool, (portal_ids, args.url))) != 1 or (args.all and args.portals):
+        return _die("give portal ids, --all or --url LISTING_URL (one of them)")
     try:
-        for portal_id in args.portals:
+        for portal_id in portal_ids:
             profile = get_profile(portal_id)
             if args.section:
                 profile.section(args.section)
     except ProfileError as exc:
         return _die(str(exc))
     db = str(args.db or default_db_path())
-    summaries = run_crawl(
-        args.portals,
-        url=args.url,
-        db=db,
-        section=args.section,
-        all_sections=args.all_sections,
-        mirror=args.mirror,
-        settings_overrides=args.set,
-        log_level=args.log_level,
-    )
+    overrides = list(args.set)
+    if args.recheck_last is not None:
+        overrides.append(("PORTAL_RECHECK_LAST", str(args.recheck_last)))
+    if args.recheck_days is not None:
+        overrides.append(("PORTAL_RECHECK_DAYS", str(args.recheck_days)))
+    try:
+        summaries = run_crawl(
+            portal_ids,
+            url=args.url,
+            db=db,
+            section=args.section,
+            all_sections=args.all_sections,
+            mirror=args.mirror,
+            full=args.full,
+            settings_overrides=overrides,
+            log_level=args.log_level,
+        )
+    except ArchiveError as exc:
+        return _die(str(exc), EXIT_FATAL)
     if args.json:
         print(json.dumps(summaries, ensure_ascii=False, indent=2))
     else:
-        _print_summaries(summaries, db)
-    return 0 if all(s.get("status") == "finished" for s in summaries) else 1
+        print(f"archive: {db}")
+        for summary in summaries:
+            print(summary_line(summary))
+    return exit_code(summaries)
 
 
 # -- parse ------------------------------------------------------------------------------
 def cmd_parse(args: argparse.Namespace) -> int:
+    from portal_crawler.batch import not_an_article, run_batch
     from portal_crawler.parsing import parse_article
 
+    if args.batch:
+        return run_batch(args.batch, portal=args.portal, section=args.section)
+    if not args.source:
+        return _die("give a FILE_OR_URL, or --batch LIST.tsv")
     source = args.source
     headers: dict[str, str] = {}
     if source.startswith(("http://", "https://")) and not Path(source).exists():
@@ -248,21 +342,62 @@ def cmd_parse(args: argparse.Namespace) -> int:
         return _die(str(exc))
     article = parse_article(url, body, headers, profile=profile, section=args.section)
     print(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
-    return 0
+    problem = not_an_article(article)
+    return _die(f"{url}: {problem}", 1) if problem else 0
 
 
 # -- export, portals, eval ----------------------------------------------------------------
+def _open_existing(db: str | None) -> Archive | None:
+    path = db or default_db_path()
+    if not str(path).startswith(("sqlite:", "postgresql")) and not Path(path).exists():
+        _die(f"no archive at {path}; run `portal-archive crawl` first", 1)
+        return None
+    return Archive.open(path)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    db = args.db or default_db_path()
-    if not str(db).startswith(("sqlite:", "postgresql")) and not Path(db).exists():
-        return _die(f"no archive at {db}; run `portal-archive crawl` first", 1)
-    with Archive.open(db) as archive:
+    archive = _open_existing(args.db)
+    if archive is None:
+        return 1
+    with archive:
         if args.output:
             with open(args.output, "w", encoding="utf-8") as out:
                 count = export_jsonl(archive, out, portal_id=args.portal, since=args.since)
             print(f"exported {count} articles to {args.output}", file=sys.stderr)
         else:
             export_jsonl(archive, sys.stdout, portal_id=args.portal, since=args.since)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from archive import format_runs
+
+    archive = _open_existing(args.db)
+    if archive is None:
+        return 1
+    with archive:
+        runs = archive.runs(args.portal, limit=args.limit)
+    if args.json:
+        print(json.dumps(runs, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(format_runs(runs) if runs else "no crawl runs yet")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from archive import format_history
+
+    archive = _open_existing(args.db)
+    if archive is None:
+        return 1
+    with archive:
+        revisions = archive.history(args.url)
+    if not revisions:
+        return _die(f"no archived article at {args.url}", 1)
+    if args.json:
+        print(json.dumps(revisions, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(format_history(revisions))
     return 0
 
 
@@ -328,7 +463,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 ("PORTAL_RETRY_BACKOFF_BASE", "0"),
             ],
         )
-    _print_summaries(summaries, db)
+    print(f"archive: {db}")
+    for summary in summaries:
+        print(summary_line(summary))
     with Archive.open(db) as archive, open(output, "w", encoding="utf-8") as out:
         count = export_jsonl(archive, out, portal_id="anbien")
         failures = archive.failures(run_id=summaries[0].get("run_id"))
@@ -343,6 +480,8 @@ COMMANDS = {
     "parse": cmd_parse,
     "export": cmd_export,
     "portals": cmd_portals,
+    "runs": cmd_runs,
+    "history": cmd_history,
     "eval": cmd_eval,
     "demo": cmd_demo,
 }

@@ -17,7 +17,12 @@ class ArticleItem:
     headers: dict[str, str]
     raw_body: bytes
     parser_version: str
+    # The URL the listing linked (before redirects), so the frontier entry is cleared.
+    requested_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # log lines name the article, not its bytes
+        return f"ArticleItem({self.article.get('url')!r}, status={self.http_status})"
 
 
 @dataclass
@@ -28,3 +33,16 @@ class FetchFailureItem:
     url: str
     reason: str
     http_status: int | None = None
+    # The page is gone (404/410, or redirected to the home page): an archived
+    # article at this URL gets a tombstone rather than a failure.
+    gone: bool = False
+    # A failure a later run may not see again (5xx, network, parse): "partial".
+    transient: bool = True
+
+
+@dataclass
+class NotModifiedItem:
+    """A re-checked article answered 304 Not Modified."""
+
+    portal_id: str
+    url: str

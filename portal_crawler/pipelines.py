@@ -11,25 +11,42 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from twisted.internet.task import LoopingCall
 
-from archive import Archive
-from portal_crawler.items import ArticleItem, FetchFailureItem
+from archive import Archive, LockHeld
+from portal_crawler.alarms import RunObservation, check_alarms, usual_first_page_links
+from portal_crawler.items import ArticleItem, FetchFailureItem, NotModifiedItem
 from portal_crawler.parsing.article import Article, missing_fields
 
 logger = logging.getLogger(__name__)
 
 
+def _observation(crawler: Crawler) -> RunObservation:
+    return crawler.__dict__.setdefault("portal_observation", RunObservation())
+
+
 class ValidatePipeline:
     """An article without title, body or date is turned into a failure."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
+        return cls(crawler)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if not isinstance(item, ArticleItem):
             return item
-        problems = missing_fields(Article.from_dict(item.article))
+        article = Article.from_dict(item.article)
+        problems = missing_fields(article)
+        _observation(self.crawler).observe(article, valid=not problems)
         if problems:
             reason = "extraction failed: " + ", ".join(problems)
             logger.warning("%s: %s", item.fetched_url, reason)
-            return FetchFailureItem(item.portal_id, item.fetched_url, reason, item.http_status)
+            return FetchFailureItem(
+                item.portal_id, item.requested_url or item.fetched_url, reason, item.http_status
+            )
         return item
 
 
@@ -49,13 +66,23 @@ class DedupPipeline:
 
 
 class ArchivePipeline:
-    """Writes articles, failures and the run record to the SQLite archive."""
+    """Owns the archive for a crawl: the run record, the portal lock, every write.
+
+    The spider reads the same archive (through ``crawler.portal_archive``) to
+    decide what is new; only this pipeline writes.
+    """
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.archive: Archive | None = None
         self.run_id: int | None = None
-        self.counts = {"new": 0, "unchanged": 0, "changed": 0, "duplicates": 0, "failed": 0}
+        self.portal_id: str | None = None
+        self.locked = False
+        self.heartbeat: LoopingCall | None = None
+        self.counts = dict.fromkeys(
+            ("new", "unchanged", "changed", "duplicates", "removed", "failed", "failed_transient"),
+            0,
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -63,35 +90,57 @@ class ArchivePipeline:
 
     def open_spider(self, spider: Any = None) -> None:
         spider = spider or self.crawler.spider
-        db = getattr(spider, "db", None) or self.crawler.settings.get("PORTAL_ARCHIVE_DB")
-        self.archive = Archive.open(db)
+        settings = self.crawler.settings
+        db = getattr(spider, "db", None) or settings.get("PORTAL_ARCHIVE_DB")
+        self.archive = archive = Archive.open(db)
         profile = spider.profile
-        self.archive.upsert_portal(
+        self.portal_id = profile.id
+        archive.upsert_portal(
             profile.id,
             profile.name,
             profile.base_url,
             province=profile.province,
             cms=profile.family,
         )
-        self.run_id = self.archive.start_run(
+        self.run_id = archive.start_run(
             profile.id,
             [s.name for s in spider.sections],
-            {"mirror": spider.mirror_origin, "sections": [s.url for s in spider.sections]},
+            {
+                "mirror": spider.mirror_origin,
+                "sections": [s.url for s in spider.sections],
+                "full": spider.full,
+            },
         )
+        try:
+            archive.acquire_lock(
+                profile.id,
+                run_id=self.run_id,
+                stale_after=settings.getfloat("PORTAL_LOCK_STALE_AFTER", 900.0),
+            )
+        except LockHeld as exc:
+            message = f"refused: {exc}"
+            logger.error(message)
+            archive.finish_run(self.run_id, "failed", {}, message=message)
+            self.crawler.portal_refused = message  # type: ignore[attr-defined]
+            return
+        self.locked = True
+        archive.interrupt_stale_runs(profile.id)
+        self.crawler.portal_archive = archive  # type: ignore[attr-defined]
+        self.crawler.portal_run_id = self.run_id  # type: ignore[attr-defined]
+        self.heartbeat = LoopingCall(archive.heartbeat, profile.id)
+        self.heartbeat.start(settings.getfloat("PORTAL_LOCK_HEARTBEAT", 60.0), now=False)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        assert self.archive is not None
-        if isinstance(item, FetchFailureItem):
-            self.counts["failed"] += 1
-            self.archive.record_failure(
-                item.portal_id,
-                item.url,
-                item.reason,
-                run_id=self.run_id,
-                http_status=item.http_status,
-            )
+        archive = self.archive
+        if archive is None or not self.locked:
+            return item
+        if isinstance(item, NotModifiedItem):
+            archive.touch_unchanged(item.url, run_id=self.run_id)
+            self._count("unchanged")
+        elif isinstance(item, FetchFailureItem):
+            self._failure(archive, item)
         elif isinstance(item, ArticleItem):
-            result = self.archive.store_article(
+            result = archive.store_article(
                 item.portal_id,
                 item.article,
                 fetched_url=item.fetched_url,
@@ -101,14 +150,68 @@ class ArchivePipeline:
                 run_id=self.run_id,
                 parser_version=item.parser_version,
             )
-            key = "duplicates" if result.status == "duplicate" else result.status
-            self.counts[key] = self.counts.get(key, 0) + 1
-            self.crawler.stats.inc_value(f"archive/{key}")
+            self._count("duplicates" if result.status == "duplicate" else result.status)
+            for url in {item.requested_url, item.fetched_url, item.article["url"]} - {None}:
+                archive.frontier_done(item.portal_id, url)
         return item
 
+    def _failure(self, archive: Archive, item: FetchFailureItem) -> None:
+        if item.gone and archive.mark_removed(
+            item.portal_id,
+            item.url,
+            reason=item.reason,
+            http_status=item.http_status,
+            run_id=self.run_id,
+        ):
+            self._count("removed")
+        elif item.gone and archive.article_state(item.url) is not None:
+            pass  # already marked removed by an earlier run
+        else:
+            self._count("failed")
+            if item.transient:
+                self._count("failed_transient")
+            archive.record_failure(
+                item.portal_id,
+                item.url,
+                item.reason,
+                run_id=self.run_id,
+                http_status=item.http_status,
+            )
+        if not item.transient:
+            # A transient failure stays in the frontier: the next run tries again.
+            archive.frontier_done(item.portal_id, item.url)
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.crawler.stats.inc_value(f"archive/{key}")
+
     def close_spider(self, spider: Any = None) -> None:
-        if self.archive is None:
+        archive = self.archive
+        if archive is None:
             return
+        if self.heartbeat is not None and self.heartbeat.running:
+            self.heartbeat.stop()
+        if self.locked and self.run_id is not None:
+            status, summary, message = self._summarise(archive)
+            archive.finish_run(self.run_id, status, summary, message=message)
+            archive.release_lock(self.portal_id)
+            self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
+                "run_id": self.run_id,
+                "status": status,
+                "message": message,
+                **summary,
+            }
+        else:
+            self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
+                "run_id": self.run_id,
+                "status": "refused",
+                "message": getattr(self.crawler, "portal_refused", None),
+                **self.counts,
+            }
+        archive.close()
+        self.archive = None
+
+    def _summarise(self, archive: Archive) -> tuple[str, dict[str, Any], str | None]:
         stats = self.crawler.stats
         reason = stats.get_value("finish_reason") or "finished"
         status = (
@@ -116,7 +219,7 @@ class ArchivePipeline:
             if reason == "finished"
             else ("interrupted" if reason == "shutdown" else "failed")
         )
-        summary = {
+        summary: dict[str, Any] = {
             **self.counts,
             "pages": int(stats.get_value("portal/listing_pages", 0))
             - int(stats.get_value("portal/listing_repeats", 0)),
@@ -125,15 +228,37 @@ class ArchivePipeline:
             "requests": int(stats.get_value("downloader/response_count", 0))
             + int(stats.get_value("downloader/exception_count", 0)),
             "bytes": int(stats.get_value("downloader/response_bytes", 0)),
+            "resumed": int(stats.get_value("portal/resumed", 0)),
+            "rechecked": int(stats.get_value("portal/rechecked", 0)),
+            "retries": int(stats.get_value("retry/count", 0)),
             "robots_crawl_delay": stats.get_value("robotstxt/crawl_delay"),
             "robots_forbidden": int(stats.get_value("robotstxt/forbidden", 0)),
         }
-        if self.run_id is not None:
-            self.archive.finish_run(self.run_id, status, summary)
-        self.crawler.__dict__["portal_run_summary"] = {
-            "run_id": self.run_id,
-            "status": status,
-            **summary,
+        observation = _observation(self.crawler)
+        observation.new = self.counts["new"]
+        observation.unchanged = self.counts["unchanged"]
+        observation.fetch_failures = self.counts["failed"]
+        observation.first_page_links = summary["first_page_links"] = {
+            key.split("/", 2)[2]: links
+            for key, links in stats.get_stats().items()
+            if key.startswith("portal/first_page_links/")
         }
-        self.archive.close()
-        self.archive = None
+        observation.usual_first_page_links = usual_first_page_links(
+            [run for run in archive.runs(self.portal_id, limit=20) if run["id"] != self.run_id]
+        )
+        observation.empty_listings = [
+            (key.split("/", 2)[2], url)
+            for key, url in stats.get_stats().items()
+            if key.startswith("portal/empty_listing/")
+        ]
+        alarms = check_alarms(
+            self.portal_id or "?",
+            observation,
+            archive.field_presence(self.portal_id, exclude_run=self.run_id),
+            archive.discovery_gap(self.portal_id),
+        )
+        for alarm in alarms:
+            logger.error("ALARM %s", alarm)
+        if alarms and status == "finished":
+            status = "degraded"
+        return status, summary, "; ".join(alarms) or None

@@ -40,6 +40,8 @@ REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+# An article reached twice in a run is dropped once: routine, not a warning.
+DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
     # Our offsite rules (exact host:port of the portal and its mirror) replace Scrapy's.
@@ -58,7 +60,10 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     "scrapy.extensions.throttle.AutoThrottle": None,
     "portal_crawler.middlewares.FloorAutoThrottle": 0,
+    "portal_crawler.progress.ProgressExtension": 500,
 }
+# Off a terminal, a progress line every this many seconds (0: none).
+PORTAL_PROGRESS_INTERVAL = 60.0
 
 ITEM_PIPELINES = {
     "portal_crawler.pipelines.ValidatePipeline": 100,
@@ -68,3 +73,13 @@ ITEM_PIPELINES = {
 
 # Where the archive lives; None means archive.paths.default_db_path().
 PORTAL_ARCHIVE_DB = None
+
+# Incremental crawling (see the spider's docstring). PORTAL_INCREMENTAL=False
+# (`crawl --full`) walks every listing page and fetches every article.
+PORTAL_INCREMENTAL = True
+# Re-check the N most recent archived articles, and all published in the last D days.
+PORTAL_RECHECK_LAST = 20
+PORTAL_RECHECK_DAYS = 7
+# A crawl lock whose holder stopped heart-beating this long ago is taken over.
+PORTAL_LOCK_STALE_AFTER = 900.0
+PORTAL_LOCK_HEARTBEAT = 60.0

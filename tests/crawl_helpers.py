@@ -6,10 +6,12 @@ be restarted in one process) and exercises the real console entry point.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # Politeness off for loopback replays; everything else as users run it.
 FAST_SETTINGS = (
@@ -20,16 +22,16 @@ FAST_SETTINGS = (
 )
 
 
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "portal_crawler.cli", *args]
+
+
 def portal_archive(
     *args: str, check: bool = True, timeout: float = 180
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUTF8": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "portal_crawler.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
+        command(*args), capture_output=True, text=True, timeout=timeout, env=env
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -39,6 +41,14 @@ def portal_archive(
     return result
 
 
-def crawl(db: Path, *args: str, mirror: str) -> subprocess.CompletedProcess:
+def crawl_args(db: Path, *args: str, mirror: str) -> list[str]:
     settings = [item for pair in FAST_SETTINGS for item in ("-s", pair)]
-    return portal_archive("crawl", *args, "--db", str(db), "--mirror", mirror, "--json", *settings)
+    return ["crawl", *args, "--db", str(db), "--mirror", mirror, "--json", *settings]
+
+
+def crawl(db: Path, *args: str, mirror: str, check: bool = True) -> subprocess.CompletedProcess:
+    return portal_archive(*crawl_args(db, *args, mirror=mirror), check=check)
+
+
+def summaries(result: subprocess.CompletedProcess) -> list[dict[str, Any]]:
+    return json.loads(result.stdout)

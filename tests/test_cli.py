@@ -50,10 +50,14 @@ def test_parse_needs_a_url_and_a_readable_file(tmp_path):
 def test_parse_survives_garbage_bytes(tmp_path):
     page = tmp_path / "junk.html"
     page.write_bytes(b"\x00\xff\xfe<html><body><p>\x81\x82" + bytes(range(256)))
-    result = portal_archive("parse", str(page), "--url", "https://example.gov.vn/a.html")
+    result = portal_archive(
+        "parse", str(page), "--url", "https://example.gov.vn/a.html", check=False
+    )
     article = json.loads(result.stdout)
     assert article["url"] == "https://example.gov.vn/a.html"
     assert "Traceback" not in result.stderr
+    # Not an article: the best effort is printed, with a one-line error and exit 1.
+    assert result.returncode == 1 and "not an article" in result.stderr
 
 
 def test_eval_scores_snapshots():

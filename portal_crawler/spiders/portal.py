@@ -4,6 +4,12 @@ It works in the portal's live URLs throughout; MirrorMiddleware swaps in a
 mirror origin on the way out, ``live_url`` maps responses back. Articles are
 only ever followed from listing pages, never from article pages, so other
 sections, sidebars and print views stay out.
+
+Incremental by default: the listing is walked from page 1, one page after the
+other, and the walk stops at a page whose articles are all archived already;
+a window of recent articles is re-checked for edits and removals with
+conditional requests; URLs found but not yet archived when a run was killed
+(the frontier, kept in the archive) are fetched first by the next run.
 """
 
 from __future__ import annotations
@@ -14,18 +20,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import FormRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from portal_crawler.items import ArticleItem, FetchFailureItem
-from portal_crawler.listing import HOME_PATH_RE, analyse_listing
+from portal_crawler.items import ArticleItem, FetchFailureItem, NotModifiedItem
+from portal_crawler.listing import HOME_PATH_RE, ListingPage, analyse_listing
 from portal_crawler.parsing import PARSER_VERSION, parse_article
 from portal_crawler.parsing.decode import decode_html
+from portal_crawler.postback import postback_form
 from portal_crawler.profiles import Profile, Section, generic_profile, get_profile
 from portal_crawler.urls import canonicalize_url, host_of
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
+GONE_STATUSES = (404, 410)
 
 
 def _origin(url: str) -> str:
@@ -55,6 +64,7 @@ class PortalSpider(scrapy.Spider):
         section: str | None = None,
         all_sections: Any = False,
         mirror: str | None = None,
+        full: Any = False,
         max_listing_pages: Any = 1000,
         **kwargs: Any,
     ):
@@ -65,6 +75,7 @@ class PortalSpider(scrapy.Spider):
         self.sections: list[Section] = self._choose_sections(section, _truthy(all_sections))
         self.live_origin = _origin(self.profile.base_url)
         self.mirror_origin = _origin(mirror.rstrip("/")) if mirror else None
+        self.full = _truthy(full)
         self.max_listing_pages = int(max_listing_pages)
         self.allowed_netlocs = {
             f"{host}:{port}" for host in self.profile.hosts for port in (80, 443)
@@ -75,6 +86,16 @@ class PortalSpider(scrapy.Spider):
         self.listing_signatures: set[frozenset[str]] = set()
         self.articles_requested: set[str] = set()
         self.origin_checked = False
+        self.walked_sections: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PortalSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.full = spider.full or not settings.getbool("PORTAL_INCREMENTAL", True)
+        spider.recheck_last = settings.getint("PORTAL_RECHECK_LAST", 20)
+        spider.recheck_days = settings.getint("PORTAL_RECHECK_DAYS", 7) or None
+        return spider
 
     def _choose_sections(self, name: str | None, everything: bool) -> list[Section]:
         if everything:
@@ -82,6 +103,11 @@ class PortalSpider(scrapy.Spider):
         if name and self.profile.family != "generic":
             return [self.profile.section(name)]
         return self.profile.default_section_list()
+
+    @property
+    def archive(self) -> Any:
+        """The open archive (set up by ArchivePipeline), or None when crawling without one."""
+        return getattr(self.crawler, "portal_archive", None)
 
     # -- live URLs <-> fetched URLs -------------------------------------------------
     def fetch_url(self, url: str) -> str:
@@ -96,6 +122,9 @@ class PortalSpider(scrapy.Spider):
         if self.mirror_origin and url.startswith(self.mirror_origin):
             return self.live_origin + url[len(self.mirror_origin) :]
         return url
+
+    def _live(self, response: Response) -> Response:
+        return response.replace(url=self.live_url(response.url))
 
     def _adopt_declared_origin(self, declared: str | None, fetched: str) -> bool:
         """Learn the live origin of a portal crawled without a profile.
@@ -129,24 +158,80 @@ class PortalSpider(scrapy.Spider):
         self.logger.info("Listing declares itself at %s: recording URLs there", self.live_origin)
         return True
 
-    def _live(self, response: Response) -> Response:
-        return response.replace(url=self.live_url(response.url))
-
     # -- crawl ----------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
+        if getattr(self.crawler, "portal_refused", None):
+            return  # another crawl of this portal holds the lock: nothing to do
+        archive = self.archive
+        # Stopping at the first all-archived listing page is only safe once a run
+        # has walked the section to its end; a first run killed part-way has not.
+        walked = [
+            run
+            for run in (archive.runs(self.profile.id) if archive is not None else [])
+            if run["status"] in ("finished", "degraded")
+        ]
+        self.walked_sections = {name for run in walked for name in (run["sections"] or [])}
+        if archive is not None:
+            # What a killed run had found but not archived comes first.
+            for url, section in archive.frontier_pending(self.profile.id):
+                self.articles_requested.add(url)
+                self.crawler.stats.inc_value("portal/resumed")
+                yield self._article_request(url, section)
         for section in self.sections:
-            key = ("GET", canonicalize_url(section.url))
-            self.listing_pages_seen.add(key)
+            self.listing_pages_seen.add(("GET", canonicalize_url(section.url)))
             yield Request(
                 section.url,
                 callback=self.parse_listing,
                 errback=self.on_error,
                 meta={"section": section.name, "listing_page": 1},
+                dont_filter=True,
             )
+        if archive is not None and not self.full:
+            for section in self.sections:
+                for url in archive.recheck_urls(
+                    self.profile.id, section.name, last=self.recheck_last, days=self.recheck_days
+                ):
+                    if url not in self.articles_requested:
+                        self.articles_requested.add(url)
+                        self.crawler.stats.inc_value("portal/rechecked")
+                        yield self._article_request(url, section.name, recheck=True)
+
+    def _article_request(self, url: str, section: str, *, recheck: bool = False) -> Request:
+        headers = {}
+        meta: dict[str, Any] = {"section": section, "article_url": url}
+        state = self.archive.article_state(url) if recheck and self.archive else None
+        if state is not None and state.removed_at is None:
+            # Conditional re-check: an unchanged page costs a 304 and no body.
+            if state.etag:
+                headers["If-None-Match"] = state.etag
+            if state.last_modified:
+                headers["If-Modified-Since"] = state.last_modified
+            meta["handle_httpstatus_list"] = [304]
+        return Request(
+            url,
+            callback=self.parse_article_page,
+            errback=self.on_error,
+            headers=headers,
+            meta=meta,
+            dont_filter=recheck,
+        )
+
+    def _is_new(self, url: str) -> bool:
+        """Not archived yet, or archived and removed since, and not a known dead link."""
+        archive = self.archive
+        if archive is None:
+            return True
+        state = archive.article_state(url)
+        if state is not None:
+            return state.removed_at is not None
+        failures = archive.failures(url=url)
+        # A listed link that answered 404/410 is retried by `--full` passes only.
+        return not failures or failures[-1]["http_status"] not in GONE_STATUSES
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         response = self._live(response)
         section = response.meta["section"]
+        page_no = response.meta.get("listing_page", 1)
         self.crawler.stats.inc_value("portal/listing_pages")
         html = decode_html(response.body, _headers(response))
         listing = analyse_listing(html, response.url, profile=self.profile, to_live=self.live_url)
@@ -155,6 +240,12 @@ class PortalSpider(scrapy.Spider):
             listing = analyse_listing(
                 html, response.url, profile=self.profile, to_live=self.live_url
             )
+        if page_no == 1:
+            self.crawler.stats.set_value(
+                f"portal/first_page_links/{section}", len(listing.article_urls)
+            )
+            if not listing.article_urls:
+                self.crawler.stats.set_value(f"portal/empty_listing/{section}", response.url)
         signature = frozenset(listing.article_urls)
         if signature and signature in self.listing_signatures:
             # The same entries again (page 1 via "?page=1", "Last" = page N, or a
@@ -162,65 +253,94 @@ class PortalSpider(scrapy.Spider):
             self.crawler.stats.inc_value("portal/listing_repeats")
             return
         self.listing_signatures.add(signature)
-        for url in listing.article_urls:
-            if url in self.articles_requested:
-                continue
-            self.articles_requested.add(url)
-            yield Request(
-                url,
-                callback=self.parse_article_page,
-                errback=self.on_error,
-                meta={"section": section},
+
+        # Not archived yet (or archived, then removed, and listed again).
+        unarchived = [u for u in listing.article_urls if self._is_new(u)]
+        wanted = listing.article_urls if self.full else unarchived
+        fetch = [u for u in wanted if u not in self.articles_requested]
+        if self.archive is not None and unarchived:
+            self.archive.frontier_add(
+                self.profile.id, self._run_id(), [(u, section) for u in unarchived]
             )
+        for url in fetch:
+            self.articles_requested.add(url)
+            yield self._article_request(url, section)
+
         if not listing.article_urls:
             return
-        page_no = response.meta.get("listing_page", 1)
+        if not self.full and not unarchived and section in self.walked_sections:
+            # Every entry of this page is archived: the rest of the listing is older.
+            self.crawler.stats.inc_value("portal/listing_stops")
+            return
         if len(self.listing_pages_seen) >= self.max_listing_pages:
             self.logger.warning(
                 "Stopping pagination at %d listing pages", len(self.listing_pages_seen)
             )
             self.crawler.stats.set_value("portal/pagination_stopped", "max_listing_pages")
             return
+        yield from self._follow_pages(html, response, listing, section, page_no)
+
+    def _follow_pages(
+        self, html: str, response: Response, listing: ListingPage, section: str, page_no: int
+    ) -> Iterator[Request]:
+        if self.full:
+            links = [*listing.page_urls, *listing.postbacks]
+        else:
+            # Incremental: one page after the other, so the walk can stop early.
+            following = listing.next_page(page_no)
+            links = [following] if following is not None else []
         meta = {"section": section, "listing_page": page_no + 1}
-        for url in listing.page_urls:
-            key = ("GET", url)
-            if key not in self.listing_pages_seen:
-                self.listing_pages_seen.add(key)
-                yield Request(url, callback=self.parse_listing, errback=self.on_error, meta=meta)
-        for target, argument in listing.postbacks:
+        for link in links:
+            if isinstance(link, str):
+                key: tuple[str, ...] = ("GET", link)
+                if key not in self.listing_pages_seen:
+                    self.listing_pages_seen.add(key)
+                    yield Request(
+                        link, callback=self.parse_listing, errback=self.on_error, meta=meta
+                    )
+                continue
+            target, argument = link
             key = ("POST", canonicalize_url(response.url), target, argument)
             if key in self.listing_pages_seen:
                 continue
             self.listing_pages_seen.add(key)
-            try:
-                yield FormRequest.from_response(
-                    response,
-                    formxpath="//form[.//input[@name='__VIEWSTATE']]",
-                    formdata={"__EVENTTARGET": target, "__EVENTARGUMENT": argument},
-                    dont_click=True,
-                    callback=self.parse_listing,
-                    errback=self.on_error,
-                    meta=meta,
-                    dont_filter=True,
-                )
-            except ValueError as exc:  # no ASP.NET form on the page
-                self.logger.warning("Cannot post back %s on %s: %s", target, response.url, exc)
+            form = postback_form(html, response.url, target, argument)
+            if form is None:
+                self.logger.warning("Cannot post back %s on %s: no form", target, response.url)
+                continue
+            action, fields = form
+            yield FormRequest(
+                action,
+                formdata=fields,
+                callback=self.parse_listing,
+                errback=self.on_error,
+                meta=meta,
+                dont_filter=True,
+            )
+
+    def _run_id(self) -> int | None:
+        return getattr(self.crawler, "portal_run_id", None)
 
     def parse_article_page(self, response: Response) -> Iterator[Any]:
         response = self._live(response)
-        requested = response.meta.get("redirect_urls", [response.url])[0]
-        if _redirected_away(self.live_url(requested), response.url):
+        requested = self.live_url(response.meta.get("article_url") or response.url)
+        if response.status == 304:
+            yield NotModifiedItem(self.profile.id, requested)
+            return
+        if _redirected_away(requested, response.url):
             yield FetchFailureItem(
                 self.profile.id,
-                self.live_url(requested),
+                requested,
                 f"redirected to {response.url}, not an article",
                 response.status,
+                gone=True,
+                transient=False,
             )
             return
         content_type = _headers(response).get("content-type", "").split(";")[0].strip().lower()
         if content_type not in HTML_TYPES:
             yield FetchFailureItem(
-                self.profile.id, response.url, f"not an HTML page ({content_type})", response.status
+                self.profile.id, requested, f"not an HTML page ({content_type})", response.status
             )
             return
         article = parse_article(
@@ -239,11 +359,12 @@ class PortalSpider(scrapy.Spider):
             headers=_headers(response),
             raw_body=response.body,
             parser_version=PARSER_VERSION,
+            requested_url=requested,
         )
 
     def on_error(self, failure: Failure) -> Iterator[FetchFailureItem]:
         request = failure.request  # type: ignore[attr-defined]
-        url = self.live_url(request.url)
+        url = self.live_url(request.meta.get("article_url") or request.url)
         status = None
         if failure.check(HttpError):
             status = failure.value.response.status
@@ -251,7 +372,14 @@ class PortalSpider(scrapy.Spider):
         else:
             reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
         self.logger.warning("Failed %s: %s", url, reason)
-        yield FetchFailureItem(self.profile.id, url, reason, status)
+        gone = status in GONE_STATUSES
+        # 4xx answers and requests we chose not to send (robots.txt, offsite)
+        # will not go away by themselves; 5xx and network errors may.
+        declined = status is None and bool(failure.check(IgnoreRequest))
+        permanent = gone or declined or (status is not None and 400 <= status < 500)
+        yield FetchFailureItem(
+            self.profile.id, url, reason, status, gone=gone, transient=not permanent
+        )
 
 
 def _redirected_away(requested: str, final: str) -> bool:
@@ -259,8 +387,10 @@ def _redirected_away(requested: str, final: str) -> bool:
     if requested == final:
         return False
     asked, got = urlsplit(requested).path, urlsplit(final).path
-    return got in ("", "/") or asked.startswith(got.rstrip("/") + "/") or bool(
-        HOME_PATH_RE.search(got)
+    return (
+        got in ("", "/")
+        or asked.startswith(got.rstrip("/") + "/")
+        or bool(HOME_PATH_RE.search(got))
     )
 
 
