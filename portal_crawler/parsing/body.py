@@ -203,6 +203,8 @@ class Assembler:
                 continue
             if unit.kind == "image":
                 continue
+            if _is_widget(unit):
+                continue  # a print/share bar between the date line and the lead
             if _is_noise(unit) or self._caption_for(i) is not None:
                 return
             hinted = bool(_LEAD_CLASS.search(_classes_up(unit.el, self.region, 2)))
@@ -238,7 +240,10 @@ class Assembler:
             return True
         if unit.italic or unit.align == "center":
             return words <= 60
-        # A short plain line straight under a picture reads as its caption.
+        # A short plain line straight under a picture reads as its caption, unless it is
+        # justified like running text (editors justify paragraphs, not captions).
+        if unit.align == "justify":
+            return False
         return words <= 30 and not unit.bold and not unit.text.endswith(":")
 
     def collect_images(self) -> None:

@@ -35,6 +35,8 @@ _POSITIVE = re.compile(
 )
 
 _TITLE_HINT = re.compile(r"title|headline|tieude|tieu-de|heading")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4"})
+_TITLE_WORDS = ("title", "headline", "tieu", "heading")
 _TITLE_BAD = re.compile(r"module|portlet-title|box|sidebar|other|site|logo|brand|menu|cate")
 _FURNITURE_TITLES = {
     "tin moi",
@@ -63,20 +65,26 @@ _FURNITURE_TITLES = {
 }
 
 
+# The token regexes above, run once on the joined tokens ("header-title-news").
+_NEGATIVE_JOINED = re.compile(r"(?:^|-)" + _NEGATIVE.pattern[1:-1] + r"(?:-|$)")
+_POSITIVE_JOINED = re.compile(r"(?:^|-)" + _POSITIVE.pattern[1:])
+_HEADLINE_TOKEN = re.compile(r"(?:^|-)(?:title|headline|tieude)(?:-|$)")
+_SECTIONING = ("nav", "aside", "footer", "header")
+
+
 def is_furniture(el: etree._Element) -> bool:
+    tag = el.tag
     tokens = class_tokens(el)
     if not tokens:
-        return local_tag(el) in ("nav", "aside", "footer", "header")
-    if any(_POSITIVE.match(t) for t in tokens):
-        return False
-    if any(t in ("title", "headline", "tieude") for t in tokens):
-        return False  # "header-title" is a headline, not a page header
-    if local_tag(el) in ("nav", "aside", "footer"):
-        return True
-    if any(_NEGATIVE.match(t) for t in tokens):
-        return True
+        return tag in _SECTIONING
     joined = "-".join(tokens)
-    return bool(_NEGATIVE_PART.search(joined))
+    if _POSITIVE_JOINED.search(joined):
+        return False
+    if _HEADLINE_TOKEN.search(joined):
+        return False  # "header-title" is a headline, not a page header
+    if tag in ("nav", "aside", "footer"):
+        return True
+    return bool(_NEGATIVE_JOINED.search(joined) or _NEGATIVE_PART.search(joined))
 
 
 def boilerplate(
@@ -86,10 +94,9 @@ def boilerplate(
     body_stats = stats.get(root)
     total_prose = (body_stats.chars - body_stats.link_chars) if body_stats else 0
     dropped: set[etree._Element] = set(extra)
-    for el in root.iter():
-        if not isinstance(el.tag, str) or el in dropped:
-            continue
-        if local_tag(el) in ("html", "body", "form"):
+    # Furniture is named by a class or id, or is a <nav>/<aside>/<footer>/<header>.
+    for el in root.xpath("//*[@class or @id] | //nav | //aside | //footer | //header"):
+        if el in dropped or el.tag in ("html", "body", "form"):
             continue
         if not is_furniture(el):
             continue
@@ -249,10 +256,12 @@ def find_title(
     container_start = order.get(container, len(order)) if container is not None else len(order)
     best: etree._Element | None = None
     best_score = 0.0
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
-        tag = local_tag(el)
+    for el in root.xpath("//h1 | //h2 | //h3 | //h4 | //*[@class or @id or @itemprop]"):
+        tag = el.tag
+        if tag not in _HEADINGS and el.get("itemprop") != "headline":
+            names = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+            if not any(word in names for word in _TITLE_WORDS):
+                continue
         tokens = class_tokens(el)
         cls = "-".join(tokens)
         is_heading = tag in ("h1", "h2", "h3", "h4")

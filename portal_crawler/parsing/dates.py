@@ -37,7 +37,27 @@ _EN_MDY = re.compile(r"\b" + _MON + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<
 _EN_DMY = re.compile(
     r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + _MON + r",?\s+(?P<y>\d{4})(?!\d)"
 )
-_DATE_PATTERNS = (_DMY, _YMD, _WORDS, _EN_MDY, _EN_DMY)
+# Month names in words, as WordPress and other PHP CMSs localise them ("Tháng Năm 12, 2024",
+# "12 Tháng Mười Hai, 2023"); longest spellings first.
+_VI_MONTHS = {
+    "muoi mot": 11,
+    "muoi hai": 12,
+    "gieng": 1,
+    "mot": 1,
+    "hai": 2,
+    "ba": 3,
+    "tu": 4,
+    "nam": 5,
+    "sau": 6,
+    "bay": 7,
+    "tam": 8,
+    "chin": 9,
+    "muoi": 10,
+}
+_VI_MON = r"thang\s+(?P<vmon>" + "|".join(m.replace(" ", r"\s+") for m in _VI_MONTHS) + r")"
+_VI_MDY = re.compile(r"\b" + _VI_MON + r"\s+(?P<d>\d{1,2}),?\s+(?P<y>\d{4})(?!\d)")
+_VI_DMY = re.compile(r"(?<!\d)(?P<d>\d{1,2})\s+" + _VI_MON + r",?\s+(?P<y>\d{4})(?!\d)")
+_DATE_PATTERNS = (_DMY, _YMD, _WORDS, _EN_MDY, _EN_DMY, _VI_MDY, _VI_DMY)
 
 _NO_DATE_AFTER = r"(?!\s*[/.\-]\s*\d)"
 _TIME = re.compile(
@@ -51,6 +71,8 @@ _TIME = re.compile(
     r")"
     r"(?:\s*(?P<ap>sa|ch|am|pm|a\.m\.|p\.m\.|sang|chieu|toi|dem)(?![a-z]))?"
 )
+# After "sáng"/"chiều", a day reference means the word starts the next sentence.
+_DAY_NEXT = re.compile(r"\s*(?:\d{1,2}\s*[/.\-]\s*\d|(?:ngay|nay|hom|mai|qua|cung)(?![a-z]))")
 # What may stand between a date and its time: separators, "lúc", "ngày", a weekday.
 _SEP = r"[\s,|;:·•*\-–—/]*"
 _GAP_WORD = (
@@ -115,7 +137,12 @@ def _date_from_match(match: re.Match[str]) -> date | None:
     groups = match.groupdict()
     year_text = groups["y"]
     year = int(year_text) + (2000 if len(year_text) == 2 else 0)
-    month = _MONTHS.index(groups["mon"]) + 1 if groups.get("mon") else int(groups["m"])
+    if groups.get("vmon"):
+        month = _VI_MONTHS[" ".join(groups["vmon"].split())]
+    elif groups.get("mon"):
+        month = _MONTHS.index(groups["mon"]) + 1
+    else:
+        month = int(groups["m"])
     return _make_date(year, month, int(groups["d"]))
 
 
@@ -136,15 +163,16 @@ def _dates_in(folded: str) -> list[_Found]:
     return kept
 
 
-def _time_from_match(match: re.Match[str], base: int) -> _Time | None:
+def _time_from_match(match: re.Match[str], base: int, folded: str) -> _Time | None:
     g = match.groupdict()
     hour = int(g["h1"] or g["h2"] or g["h3"] or g["h4"])
     minute = int(g["m1"] or g["m2"] or g["m3"] or 0)
     second = int(g["s1"] or 0)
     marker = g["ap"]
-    # "sáng"/"chiều" after "10:40" usually begin the next sentence ("... 15:00 Sáng 11/3,
-    # UBND xã ..."), so the words only qualify "10h"/"10 giờ" times.
-    if marker in _WORD_MARKERS and g["h1"] is not None:
+    # "sáng"/"chiều" after "10:40" may begin the next sentence ("... 10:40 Sáng 11/3,
+    # UBND xã ..."); otherwise they qualify the time (WordPress's Vietnamese "8:30 sáng").
+    next_day = _DAY_NEXT.match(folded, base + match.end())
+    if marker in _WORD_MARKERS and g["h1"] is not None and next_day:
         marker = None
     # A 24-hour time ("15:00") needs no AM/PM, and one next to it is not about it.
     if marker and 1 <= hour <= 12:
@@ -161,7 +189,7 @@ def _time_after(folded: str, pos: int, limit: int) -> _Time | None:
     window = folded[pos : min(limit, pos + _WINDOW)]
     for match in _TIME.finditer(window):
         if _GAP.match(window[: match.start()]):
-            return _time_from_match(match, pos)
+            return _time_from_match(match, pos, folded)
         return None
     return None
 
@@ -174,7 +202,7 @@ def _time_before(folded: str, pos: int, floor: int) -> _Time | None:
         last = match
     if last is None or not _GAP.match(window[last.end() :]):
         return None
-    return _time_from_match(last, start)
+    return _time_from_match(last, start, folded)
 
 
 def _format(day: date, time: _Time | None, offset: str) -> str:

@@ -79,6 +79,8 @@ JUNK_TAGS = (
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _HIDDEN_CLASSES = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hidden", "invisible"})
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+# Words that may hide an element; is_hidden decides (most classes say nothing of it).
+_HIDE_WORDS = ("hid", "none", "sr-only", "invisible")
 
 
 def load_tree(html_text: str) -> lxml.html.HtmlElement | None:
@@ -95,7 +97,10 @@ def load_tree(html_text: str) -> lxml.html.HtmlElement | None:
 
 def class_tokens(el: etree._Element) -> list[str]:
     """Lower-case words of an element's class and id attributes."""
-    raw = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    cls, ident = el.get("class"), el.get("id")
+    if not cls and not ident:
+        return []
+    raw = f"{cls or ''} {ident or ''}".lower()
     return [t for t in _TOKEN_SPLIT.split(raw) if t]
 
 
@@ -104,6 +109,8 @@ def class_text(el: etree._Element) -> str:
 
 
 def is_hidden(el: etree._Element) -> bool:
+    if not el.attrib:
+        return False
     style = el.get("style")
     if style and _HIDDEN_STYLE.search(style):
         return True
@@ -123,23 +130,22 @@ def drop(el: etree._Element) -> None:
 
 def strip_junk(root: lxml.html.HtmlElement) -> None:
     """Remove scripts, styles, form controls, comments and hidden elements."""
-    for el in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
-        drop(el)
-    for el in list(root.iter(*JUNK_TAGS)):
-        drop(el)
-    for el in list(root.iter()):
-        if not isinstance(el.tag, str):
-            continue
-        if is_hidden(el) and el.getparent() is not None:
+    # In C, keeping each removed element's tail text in place.
+    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    etree.strip_elements(root, *JUNK_TAGS, with_tail=False)
+    for el in root.xpath("//*[@style or @class or @hidden or @aria-hidden]"):
+        marks = f"{el.get('style') or ''} {el.get('class') or ''}".lower()
+        maybe = any(word in marks for word in _HIDE_WORDS) or el.get("hidden") is not None
+        maybe = maybe or el.get("aria-hidden") is not None
+        if maybe and is_hidden(el) and el.getparent() is not None:
             drop(el)
 
 
 def local_tag(el: etree._Element) -> str:
     tag = el.tag
-    if not isinstance(tag, str):
-        return ""
-    # Word's namespaced tags (<o:p>) stay distinct from HTML ones: <o:p> is inline.
-    return tag.lower()
+    # The HTML parser lower-cases tag names; Word's namespaced tags (<o:p>) stay
+    # distinct from HTML ones: <o:p> is inline.
+    return tag if isinstance(tag, str) else ""
 
 
 @dataclass
@@ -161,23 +167,25 @@ def _len(text: str | None) -> int:
 def compute_stats(root: etree._Element) -> dict[etree._Element, Stats]:
     """Per-element statistics, children before parents (no quadratic walks)."""
     stats: dict[etree._Element, Stats] = {}
-    for el in reversed(list(root.iter())):
-        if not isinstance(el.tag, str):
-            continue
-        st = Stats(chars=_len(el.text))
-        tag = local_tag(el)
+    get = stats.get
+    for el in reversed(list(root.iter(etree.Element))):
+        text = el.text
+        st = Stats(chars=_len(text) if text else 0)
         for child in el:
-            child_stats = stats.get(child)
+            child_stats = get(child)
             if child_stats is not None:
                 st.chars += child_stats.chars
                 st.link_chars += child_stats.link_chars
                 st.images += child_stats.images
-                if child_stats.has_block or local_tag(child) in BLOCK_TAGS:
+                if child_stats.has_block or child.tag in BLOCK_TAGS:
                     st.has_block = True
-            st.chars += _len(child.tail)
+            tail = child.tail
+            if tail:
+                st.chars += _len(tail)
+        tag = el.tag
         if tag == "a" and el.get("href"):
             st.link_chars = st.chars
-        if tag == "img":
+        elif tag == "img":
             st.images += 1
         stats[el] = st
     return stats
@@ -198,22 +206,52 @@ def style_of(el: etree._Element) -> str:
     return (el.get("style") or "").lower().replace(" ", "")
 
 
-def alignment(el: etree._Element, stop: etree._Element | None = None) -> str | None:
-    """The text-align in force on an element (searching up to `stop`)."""
+_TEXT_ALIGN = re.compile(r"text-align:(left|right|center|justify)")
+_RIGHT_CLASS = re.compile(r"\b(text right|right|text align right|pull right)\b")
+_CENTER_CLASS = re.compile(r"\b(text center|center)\b")
+
+
+def _own_alignment(node: etree._Element) -> str | None:
+    if not node.attrib:
+        return "center" if node.tag == "center" else None
+    m = _TEXT_ALIGN.search(style_of(node))
+    if m:
+        return m.group(1)
+    align = (node.get("align") or "").lower()
+    if align in ("left", "right", "center", "justify"):
+        return align
+    cls = " ".join(class_tokens(node))
+    if _RIGHT_CLASS.search(cls):
+        return "right"
+    if _CENTER_CLASS.search(cls) or node.tag == "center":
+        return "center"
+    return None
+
+
+def alignment(
+    el: etree._Element,
+    stop: etree._Element | None = None,
+    cache: dict[etree._Element, str | None] | None = None,
+) -> str | None:
+    """The text-align in force on an element (searching up to `stop`).
+
+    `cache` memoises whole-ancestry answers (only used without `stop`): the blocks of
+    one article share most of their ancestors.
+    """
+    if cache is not None and stop is None:
+        if el in cache:
+            return cache[el]
+        found = _own_alignment(el)
+        if found is None:
+            parent = el.getparent()
+            found = alignment(parent, None, cache) if parent is not None else None
+        cache[el] = found
+        return found
     node: etree._Element | None = el
     while node is not None:
-        style = style_of(node)
-        m = re.search(r"text-align:(left|right|center|justify)", style)
-        if m:
-            return m.group(1)
-        align = (node.get("align") or "").lower()
-        if align in ("left", "right", "center", "justify"):
-            return align
-        cls = " ".join(class_tokens(node))
-        if re.search(r"\b(text right|right|text align right|pull right)\b", cls):
-            return "right"
-        if re.search(r"\b(text center|center)\b", cls) or local_tag(node) == "center":
-            return "center"
+        found = _own_alignment(node)
+        if found:
+            return found
         if node is stop:
             break
         node = node.getparent()

@@ -147,6 +147,20 @@ def _date_before(title_el: etree._Element | None, utc_offset: str) -> str | None
     return None
 
 
+def _lists_articles(container: etree._Element, stats: dict) -> bool:
+    """A listing page: several headings inside the "body" that each link to a story."""
+    linked_headings = 0
+    for heading in container.iter("h2", "h3", "h4", "h5"):
+        st = stats.get(heading)
+        if st is None or not st.chars or st.link_chars < 0.8 * st.chars:
+            continue
+        if len(normalize_text(heading.text_content()).split()) >= 4:
+            linked_headings += 1
+            if linked_headings >= 3:
+                return True
+    return False
+
+
 def _text(el: etree._Element) -> str:
     return normalize_text(el.text_content())
 
@@ -205,8 +219,8 @@ def _parse(
         ]
         title = fallback[0] if fallback else None
 
-    if container is None:
-        return Article(url=article_url, section=section, title=title, published=meta_date)
+    if container is None or _lists_articles(container, stats):
+        return Article(url=article_url, section=section, title=title)
     region = container if title_el is None else _common_ancestor(title_el, container)
     if title_el is not None and order.get(title_el, 0) > last_descendant_index(container, order):
         # A "title" after the body is not this article's headline.

@@ -113,9 +113,23 @@ def absolute_url(href: str, base: str, rebase: Callable[[str], str] | None) -> s
     return url
 
 
+# Download handlers that hide the file name: DNN's LinkClick.aspx?fileticket=…,
+# EasyDNNnews' DocumentDownload.ashx?…&documentid=N, "/download.php?id=N", Joomla's
+# /component/attachments/download/N.
+_DOWNLOAD_HANDLER = re.compile(
+    r"(download|getfile|attachment|dinhkem|tai-?ve)[\w-]*\.(ashx|aspx|php|jsp|do)$"
+    r"|/(attachments?|files?)/download/\d+/?$",
+    re.I,
+)
+
+
 def is_file_url(url: str) -> bool:
     parts = urlsplit(url)
-    return bool(_FILE_EXT_RE.search(parts.path)) or bool(
+    if _FILE_EXT_RE.search(parts.path) or _DOWNLOAD_HANDLER.search(parts.path):
+        return True
+    if "fileticket=" in parts.query.lower():
+        return True
+    return bool(
         re.search(r"(download|getfile|downloadfile|attachment|dinhkem)", parts.path, re.I)
         and _FILE_EXT_RE.search(parts.query)
     )

@@ -59,16 +59,11 @@ def meta_published(root: etree._Element, utc_offset: str) -> str | None:
         parsed = parse_meta_datetime(value, utc_offset)
         if parsed:
             return parsed
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
-        if el.get("itemprop") == "datePublished" or (
-            el.tag == "time" and el.get("datetime") and "pubdate" in el.attrib
-        ):
-            value = el.get("content") or el.get("datetime") or el.text_content()
-            parsed = parse_meta_datetime(value.strip(), utc_offset)
-            if parsed:
-                return parsed
+    for el in root.xpath("//*[@itemprop='datePublished'] | //time[@datetime and @pubdate]"):
+        value = el.get("content") or el.get("datetime") or el.text_content()
+        parsed = parse_meta_datetime(value.strip(), utc_offset)
+        if parsed:
+            return parsed
     for el in root.iter("script"):
         if (el.get("type") or "").lower() != "application/ld+json":
             continue
@@ -144,9 +139,7 @@ def breadcrumb_section(root: etree._Element) -> str | None:
     values = meta_content(root, "article:section", "og:section")
     if values:
         return normalize_text(values[0]) or None
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
+    for el in root.xpath("//*[@class or @id]"):
         marker = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
         if "breadcrumb" not in marker and "duong-dan" not in marker:
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 # Characters that render as nothing: dropped rather than turned into a space, so that a
 # word split by a zero-width space or a soft hyphen reads as the browser shows it.
@@ -34,7 +35,10 @@ def normalize_text(s: str) -> str:
     return _SPACES.sub(" ", s).strip()
 
 
+@cache
 def _fold_char(ch: str) -> str:
+    if ch < "\x80":
+        return ch
     if ch in "đĐðÐ":
         return "d"
     base = unicodedata.normalize("NFD", ch)
@@ -47,7 +51,9 @@ def fold_diacritics(s: str) -> str:
     "Tin và ảnh" and "TIN VA ANH" give the same key.
     """
     s = unicodedata.normalize("NFC", s)
-    return "".join(_fold_char(ch) for ch in s).casefold()
+    if s.isascii():
+        return s.casefold()
+    return "".join(map(_fold_char, s)).casefold()
 
 
 def fold_with_offsets(s: str) -> tuple[str, list[int]]:

@@ -57,8 +57,15 @@ class _Piece:
 class _Collector:
     """Collects the inline pieces of one paragraph and turns them into units."""
 
-    def __init__(self, block: etree._Element, zone: str, out: list[Unit]) -> None:
+    def __init__(
+        self,
+        block: etree._Element,
+        zone: str,
+        out: list[Unit],
+        align_cache: dict[etree._Element, str | None] | None = None,
+    ) -> None:
         self.block = block
+        self.align_cache = align_cache
         self.zone = zone
         self.out = out
         self.pieces: list[_Piece] = []
@@ -101,7 +108,7 @@ class _Collector:
                     )
                     for a, parts in links.items()
                 ],
-                align=alignment(self.block),
+                align=alignment(self.block, cache=self.align_cache),
             )
         )
 
@@ -168,6 +175,7 @@ class Linearizer:
         self.container = container
         self.skip = skip
         self.out: list[Unit] = []
+        self.align_cache: dict[etree._Element, str | None] = {}
         self.zone = "pre" if title is not None else "head"
         self.in_container = False
 
@@ -198,11 +206,11 @@ class Linearizer:
         elif tag in ("br", "hr"):
             pass
         elif not self._has_block(el):
-            col = _Collector(el, self._zone(), self.out)
+            col = _Collector(el, self._zone(), self.out, self.align_cache)
             self._inline(el, col, False, False, None, top=True)
             col.flush()
         else:
-            col = _Collector(el, self._zone(), self.out)
+            col = _Collector(el, self._zone(), self.out, self.align_cache)
             col.add(el.text, False, False, None)
             for child in el:
                 if not isinstance(child.tag, str):
@@ -218,7 +226,7 @@ class Linearizer:
                 ):
                     col.flush()
                     self._walk(child)
-                    col = _Collector(el, self._zone(), self.out)
+                    col = _Collector(el, self._zone(), self.out, self.align_cache)
                 else:
                     self._inline(child, col, False, False, None)
                 col.add(child.tail, False, False, None)
