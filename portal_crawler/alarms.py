@@ -58,6 +58,8 @@ class RunObservation:
     # Article links on each section's first listing page, this run and usually.
     first_page_links: dict[str, int] = field(default_factory=dict)
     usual_first_page_links: dict[str, float] = field(default_factory=dict)
+    # Listing pages walked when the PORTAL_MAX_LISTING_PAGES cap stopped the walk.
+    pagination_stopped_at: int | None = None
 
     def observe(self, article: Article, *, valid: bool) -> None:
         self.articles += 1
@@ -91,6 +93,11 @@ def check_alarms(
         f"({url}); has the layout changed?"
         for section, url in run.empty_listings
     ]
+    if run.pagination_stopped_at:
+        messages.append(
+            f"{portal_id}: pagination stopped after {run.pagination_stopped_at} listing pages "
+            "(PORTAL_MAX_LISTING_PAGES); a pager that never ends, or a listing that long?"
+        )
     for section, links in run.first_page_links.items():
         usual = run.usual_first_page_links.get(section)
         if links and usual and usual >= MIN_RUN and links <= usual / 2:

@@ -149,6 +149,7 @@ def analyse_listing(
     etree.strip_elements(doc, "script", "style", "noscript", with_tail=False)
     page.declared_url = _declared_url(doc, url)
     hosts = profile.hosts
+    base_port = _port(profile.base_url)
     current = canonicalize_url(url)
     current_path = urlsplit(current).path
     section_urls = {canonicalize_url(s.url) for s in profile.sections}
@@ -169,7 +170,7 @@ def analyse_listing(
         if not href or href.startswith("#"):
             continue
         absolute = to_live(urljoin(url, href))
-        if not is_http_url(absolute) or host_of(absolute) not in hosts:
+        if not is_http_url(absolute) or not _same_site(absolute, hosts, base_port):
             continue
         canonical = canonicalize_url(absolute)
         if _looks_like_page_link(anchor, text) and _is_page_url(canonical, text):
@@ -201,6 +202,19 @@ def analyse_listing(
         chosen = _main_listing(candidates)
     page.article_urls = list(dict.fromkeys(chosen))
     return page
+
+
+def _port(url: str) -> int:
+    parts = urlsplit(url)
+    try:
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return -1
+
+
+def _same_site(url: str, hosts: frozenset[str], base_port: int) -> bool:
+    """On one of the portal's hosts, and on its port (or the scheme's default)."""
+    return host_of(url) in hosts and _port(url) in (base_port, 80, 443)
 
 
 def _declared_url(doc: etree._Element, url: str) -> str | None:
@@ -267,6 +281,8 @@ def _main_listing(candidates: list[tuple[etree._Element, str]]) -> list[str]:
                 factor *= 1.2
         return factor
 
+    if not groups:  # one entry that fills the whole page
+        return list(dict.fromkeys(u for _, u in candidates))
     best = max(groups, key=lambda el: sum(rich[e] for e in groups[el]) * weight(el))
     region = best
     chosen = {entries[e] for e in groups[best]}

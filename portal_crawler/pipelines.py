@@ -237,6 +237,7 @@ class ArchivePipeline:
         observation = _observation(self.crawler)
         observation.new = self.counts["new"]
         observation.unchanged = self.counts["unchanged"]
+        observation.pagination_stopped_at = stats.get_value("portal/pagination_stopped")
         observation.fetch_failures = self.counts["failed"]
         observation.first_page_links = summary["first_page_links"] = {
             key.split("/", 2)[2]: links

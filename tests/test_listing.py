@@ -75,6 +75,13 @@ def test_generic_listing_ignores_sidebars_menus_offsite_and_print_links():
     assert page.postbacks == [("pager$next", "")]
 
 
+def test_a_listing_with_a_single_entry():
+    profile = generic_profile("https://xa.example.gov.vn/tin")
+    html = "<a href='/tin/a-1.html'>Bài viết duy nhất của trang danh sách này</a>"
+    page = analyse_listing(html, "https://xa.example.gov.vn/tin", profile=profile)
+    assert page.article_urls == ["https://xa.example.gov.vn/tin/a-1.html"]
+
+
 def test_listing_survives_garbage():
     profile = generic_profile("https://xa.example.gov.vn/tin")
     for junk in ["", "\x00\x01binary", "<html><a href='javascript:alert(1)'>x</a>", "<" * 1000]:

@@ -95,6 +95,8 @@ class PortalSpider(scrapy.Spider):
         spider.full = spider.full or not settings.getbool("PORTAL_INCREMENTAL", True)
         spider.recheck_last = settings.getint("PORTAL_RECHECK_LAST", 20)
         spider.recheck_days = settings.getint("PORTAL_RECHECK_DAYS", 7) or None
+        if "max_listing_pages" not in kwargs:
+            spider.max_listing_pages = settings.getint("PORTAL_MAX_LISTING_PAGES", 1000)
         return spider
 
     def _choose_sections(self, name: str | None, everything: bool) -> list[Section]:
@@ -213,7 +215,9 @@ class PortalSpider(scrapy.Spider):
             errback=self.on_error,
             headers=headers,
             meta=meta,
-            dont_filter=recheck,
+            # The spider dedups articles itself; with Scrapy's filter on, a redirect
+            # loop back to this URL would vanish silently instead of being recorded.
+            dont_filter=True,
         )
 
     def _is_new(self, url: str) -> bool:
@@ -276,7 +280,7 @@ class PortalSpider(scrapy.Spider):
             self.logger.warning(
                 "Stopping pagination at %d listing pages", len(self.listing_pages_seen)
             )
-            self.crawler.stats.set_value("portal/pagination_stopped", "max_listing_pages")
+            self.crawler.stats.set_value("portal/pagination_stopped", self.max_listing_pages)
             return
         yield from self._follow_pages(html, response, listing, section, page_no)
 
@@ -338,9 +342,16 @@ class PortalSpider(scrapy.Spider):
             )
             return
         content_type = _headers(response).get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in HTML_TYPES:
+        kind = _binary_kind(response.body) or (
+            content_type if content_type not in HTML_TYPES else None
+        )
+        if kind:
             yield FetchFailureItem(
-                self.profile.id, requested, f"not an HTML page ({content_type})", response.status
+                self.profile.id,
+                requested,
+                f"not an HTML page ({kind})",
+                response.status,
+                transient=False,
             )
             return
         article = parse_article(
@@ -380,6 +391,23 @@ class PortalSpider(scrapy.Spider):
         yield FetchFailureItem(
             self.profile.id, url, reason, status, gone=gone, transient=not permanent
         )
+
+
+# Signatures of files portals serve under the wrong Content-Type.
+MAGIC = (
+    (b"%PDF-", "PDF document"),
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"PK\x03\x04", "ZIP archive or Office document"),
+    (b"\xd0\xcf\x11\xe0", "Office document"),
+    (b"Rar!", "RAR archive"),
+)
+
+
+def _binary_kind(body: bytes) -> str | None:
+    head = body[:8]
+    return next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
 
 
 def _redirected_away(requested: str, final: str) -> bool:
