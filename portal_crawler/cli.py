@@ -491,6 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except ArchiveError as exc:  # a newer, damaged or unwritable archive: say so plainly
+        return _die(str(exc), EXIT_FATAL)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -6,19 +6,28 @@ recorded failure (URL and reason), never an empty row.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
-from archive import Archive, LockHeld
+from archive import Archive, ArchiveError, LockHeld
 from portal_crawler.alarms import RunObservation, check_alarms, usual_first_page_links
 from portal_crawler.items import ArticleItem, FetchFailureItem, NotModifiedItem
 from portal_crawler.parsing.article import Article, missing_fields
 
 logger = logging.getLogger(__name__)
+
+
+def _cause(exc: BaseException) -> str:
+    """The database's own words ("database or disk is full"), not SQLAlchemy's wrapping."""
+    original = getattr(exc, "orig", None)
+    return str(original or exc).splitlines()[0]
 
 
 def _observation(crawler: Crawler) -> RunObservation:
@@ -79,6 +88,7 @@ class ArchivePipeline:
         self.portal_id: str | None = None
         self.locked = False
         self.heartbeat: LoopingCall | None = None
+        self.fatal: str | None = None
         self.counts = dict.fromkeys(
             ("new", "unchanged", "changed", "duplicates", "removed", "failed", "failed_transient"),
             0,
@@ -90,6 +100,24 @@ class ArchivePipeline:
 
     def open_spider(self, spider: Any = None) -> None:
         spider = spider or self.crawler.spider
+        try:
+            self._open(spider)
+        except (SQLAlchemyError, ArchiveError, OSError) as exc:
+            self.fatal = f"cannot use the archive: {_cause(exc)}"
+            logger.error("%s: %s", spider.profile.id, self.fatal)
+            self.crawler.portal_blocked = self.fatal  # type: ignore[attr-defined]
+            self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
+                "run_id": self.run_id,
+                "status": "failed",
+                "message": self.fatal,
+                **self.counts,
+            }
+            if self.archive is not None:
+                with contextlib.suppress(SQLAlchemyError, OSError):
+                    self.archive.close()
+                self.archive = None
+
+    def _open(self, spider: Any) -> None:
         settings = self.crawler.settings
         db = getattr(spider, "db", None) or settings.get("PORTAL_ARCHIVE_DB")
         self.archive = archive = Archive.open(db)
@@ -122,6 +150,7 @@ class ArchivePipeline:
             logger.error(message)
             archive.finish_run(self.run_id, "failed", {}, message=message)
             self.crawler.portal_refused = message  # type: ignore[attr-defined]
+            self.crawler.portal_blocked = message  # type: ignore[attr-defined]
             return
         self.locked = True
         archive.interrupt_stale_runs(profile.id)
@@ -132,8 +161,21 @@ class ArchivePipeline:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         archive = self.archive
-        if archive is None or not self.locked:
+        if archive is None or not self.locked or self.fatal:
             return item
+        try:
+            self._write(archive, item)
+        except (SQLAlchemyError, ArchiveError, OSError) as exc:
+            self._stop(f"cannot write to the archive: {_cause(exc)}")
+        return item
+
+    def _stop(self, message: str) -> None:
+        """The archive cannot take writes (disk full, read-only): stop, say why, once."""
+        self.fatal = message
+        logger.error("%s: %s; stopping the crawl", self.portal_id, message)
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_error"))
+
+    def _write(self, archive: Archive, item: Any) -> None:
         if isinstance(item, NotModifiedItem):
             archive.touch_unchanged(item.url, run_id=self.run_id)
             self._count("unchanged")
@@ -153,7 +195,6 @@ class ArchivePipeline:
             self._count("duplicates" if result.status == "duplicate" else result.status)
             for url in {item.requested_url, item.fetched_url, item.article["url"]} - {None}:
                 archive.frontier_done(item.portal_id, url)
-        return item
 
     def _failure(self, archive: Archive, item: FetchFailureItem) -> None:
         if item.gone and archive.mark_removed(
@@ -191,7 +232,18 @@ class ArchivePipeline:
             return
         if self.heartbeat is not None and self.heartbeat.running:
             self.heartbeat.stop()
-        if self.locked and self.run_id is not None:
+        if self.fatal:
+            with contextlib.suppress(SQLAlchemyError, ArchiveError, OSError):
+                archive.finish_run(self.run_id, "failed", dict(self.counts), message=self.fatal)
+            with contextlib.suppress(SQLAlchemyError, ArchiveError, OSError):
+                archive.release_lock(self.portal_id)
+            self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
+                "run_id": self.run_id,
+                "status": "failed",
+                "message": self.fatal,
+                **self.counts,
+            }
+        elif self.locked and self.run_id is not None:
             status, summary, message = self._summarise(archive)
             archive.finish_run(self.run_id, status, summary, message=message)
             archive.release_lock(self.portal_id)
@@ -208,7 +260,8 @@ class ArchivePipeline:
                 "message": getattr(self.crawler, "portal_refused", None),
                 **self.counts,
             }
-        archive.close()
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            archive.close()
         self.archive = None
 
     def _summarise(self, archive: Archive) -> tuple[str, dict[str, Any], str | None]:

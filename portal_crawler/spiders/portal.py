@@ -162,8 +162,8 @@ class PortalSpider(scrapy.Spider):
 
     # -- crawl ----------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
-        if getattr(self.crawler, "portal_refused", None):
-            return  # another crawl of this portal holds the lock: nothing to do
+        if getattr(self.crawler, "portal_blocked", None):
+            return  # the lock is held elsewhere, or the archive is unusable: say so, stop
         archive = self.archive
         # Stopping at the first all-archived listing page is only safe once a run
         # has walked the section to its end; a first run killed part-way has not.
