@@ -14,7 +14,14 @@ from urllib.parse import urlsplit
 
 from archive import Archive, ArchiveError, default_db_path
 from archive.export import export_jsonl
-from portal_crawler.profiles import ProfileError, get_profile, load_profiles, profile_for_url
+from portal_crawler.profiles import (
+    PROFILE_DIRS_ENV,
+    ProfileError,
+    get_profile,
+    load_profiles,
+    profile_for_url,
+    reload_profiles,
+)
 
 # Exit codes, for cron and systemd (documented in the README).
 EXIT_OK = 0
@@ -49,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
             "Crawl the news sections of Vietnamese government portals into a SQLite "
             "archive, and export, inspect or evaluate what was captured."
         ),
+    )
+    parser.add_argument(
+        "--profiles",
+        metavar="DIR",
+        action="append",
+        help="also read portal profiles (*.toml) from this folder (repeatable; "
+        "also $PORTAL_ARCHIVE_PROFILES); a profile there overrides a shipped one of the same id",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -489,8 +503,14 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.profiles:
+        folders = [*args.profiles, os.environ.get(PROFILE_DIRS_ENV, "")]
+        os.environ[PROFILE_DIRS_ENV] = os.pathsep.join(f for f in folders if f)
+        reload_profiles()
     try:
         return COMMANDS[args.command](args)
+    except ProfileError as exc:
+        return _die(str(exc), EXIT_USAGE)
     except ArchiveError as exc:  # a newer, damaged or unwritable archive: say so plainly
         return _die(str(exc), EXIT_FATAL)
     except KeyboardInterrupt:

@@ -41,13 +41,16 @@ def portal_archive(
     return result
 
 
-def crawl_args(db: Path, *args: str, mirror: str) -> list[str]:
+def crawl_args(db: Path, *args: str, mirror: str, profiles: str | None = None) -> list[str]:
     settings = [item for pair in FAST_SETTINGS for item in ("-s", pair)]
-    return ["crawl", *args, "--db", str(db), "--mirror", mirror, "--json", *settings]
+    extra = ["--profiles", profiles] if profiles else []
+    return [*extra, "crawl", *args, "--db", str(db), "--mirror", mirror, "--json", *settings]
 
 
-def crawl(db: Path, *args: str, mirror: str, check: bool = True) -> subprocess.CompletedProcess:
-    return portal_archive(*crawl_args(db, *args, mirror=mirror), check=check)
+def crawl(
+    db: Path, *args: str, mirror: str, check: bool = True, profiles: str | None = None
+) -> subprocess.CompletedProcess:
+    return portal_archive(*crawl_args(db, *args, mirror=mirror, profiles=profiles), check=check)
 
 
 def summaries(result: subprocess.CompletedProcess) -> list[dict[str, Any]]:

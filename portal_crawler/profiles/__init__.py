@@ -8,10 +8,13 @@ merged key by key, the portal's value winning over the family's.
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -94,46 +97,158 @@ class Profile:
         return [self.section(name) for name in self.default_sections]
 
 
-def _read_toml(package: str, name: str) -> dict[str, Any]:
-    try:
-        text = resources.files(package).joinpath(name).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ProfileError(f"no profile file {package}/{name}") from exc
+PROFILE_DIRS_ENV = "PORTAL_ARCHIVE_PROFILES"
+PORTAL_KEYS = {
+    "id",
+    "name",
+    "base_url",
+    "family",
+    "province",
+    "sections",
+    "default_sections",
+    "listing",
+    "extract",
+    "download_delay",
+    "concurrency",
+    "extra_hosts",
+    "utc_offset",
+}
+FAMILY_KEYS = (PORTAL_KEYS - {"id", "base_url", "sections", "province"}) | {"name"}
+LISTING_KEYS = {f.name for f in fields(ListingRules)}
+EXTRACT_KEYS = {f.name for f in fields(ExtractHints)}
+
+
+def _parse_toml(text: str, where: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{package}/{name}: {exc}") from exc
+        raise ProfileError(f"{where}: not valid TOML: {exc}") from exc
+
+
+def user_profile_dirs() -> list[Path]:
+    """Folders of the user's own profiles ($PORTAL_ARCHIVE_PROFILES, os.pathsep-separated)."""
+    value = os.environ.get(PROFILE_DIRS_ENV, "")
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part.strip()]
 
 
 @cache
 def family_defaults(family: str) -> dict[str, Any]:
+    """A CMS family's defaults: the user's families/<family>.toml first, then ours."""
     if family == "generic":
         return {}
-    return _read_toml(__name__ + ".families", f"{family}.toml")
-
-
-def profile_from_dict(data: dict[str, Any]) -> Profile:
-    """Build a Profile from a portal table, merged over its family's defaults."""
-    try:
-        family = data.get("family", "generic")
-        defaults = family_defaults(family)
-        base_url = data["base_url"].rstrip("/")
-        listing = {**defaults.get("listing", {}), **data.get("listing", {})}
-        extract = {**defaults.get("extract", {}), **data.get("extract", {})}
-        extract["drop"] = tuple(extract.get("drop", ()))
-        merged = {**{k: v for k, v in defaults.items() if k not in ("listing", "extract")}, **data}
-        sections = tuple(
-            Section(name=s["name"], url=urljoin(base_url + "/", s["url"]))
-            for s in merged.get("sections", ())
+    for folder in user_profile_dirs():
+        candidate = folder / "families" / f"{family}.toml"
+        if candidate.is_file():
+            data = _parse_toml(candidate.read_text(encoding="utf-8"), str(candidate))
+            _check_keys(data, FAMILY_KEYS, str(candidate))
+            return data
+    shipped = resources.files(__name__ + ".families").joinpath(f"{family}.toml")
+    if not shipped.is_file():
+        known = sorted(
+            e.name[:-5]
+            for e in resources.files(__name__ + ".families").iterdir()
+            if e.name.endswith(".toml")
         )
+        raise ProfileError(f"unknown CMS family {family!r} (known: generic, {', '.join(known)})")
+    data = _parse_toml(shipped.read_text(encoding="utf-8"), f"families/{family}.toml")
+    _check_keys(data, FAMILY_KEYS, f"families/{family}.toml")
+    return data
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ProfileError(
+            f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in data:
+        raise ProfileError(f"{where}: missing key {key!r}")
+    value = data[key]
+    if not isinstance(value, kind):
+        raise ProfileError(f"{where}: key {key!r} must be a {kind.__name__}, not {value!r}")
+    return value
+
+
+def _check_rules(listing: dict[str, Any], extract: dict[str, Any], where: str) -> None:
+    from cssselect import SelectorError
+    from cssselect import parse as parse_css
+
+    _check_keys(listing, LISTING_KEYS, f"{where} [listing]")
+    _check_keys(extract, EXTRACT_KEYS, f"{where} [extract]")
+    if listing.get("pagination", "auto") not in ("auto", "link", "postback"):
+        raise ProfileError(f"{where} [listing]: pagination must be auto, link or postback")
+    if listing.get("article_url"):
+        try:
+            re.compile(listing["article_url"])
+        except re.error as exc:
+            raise ProfileError(f"{where} [listing]: article_url is not a regex: {exc}") from exc
+    selectors = [("listing", k, v) for k, v in listing.items() if k in ("items", "pager")]
+    selectors += [("extract", k, v) for k, v in extract.items() if k != "drop"]
+    selectors += [("extract", "drop", v) for v in extract.get("drop", ())]
+    for table, key, value in selectors:
+        if value is None:
+            continue
+        try:
+            parse_css(value)
+        except (SelectorError, TypeError) as exc:
+            raise ProfileError(
+                f"{where} [{table}]: {key} is not a CSS selector: {value!r}"
+            ) from exc
+
+
+def profile_from_dict(data: dict[str, Any], where: str | None = None) -> Profile:
+    """Build a Profile from a portal table, merged over its family's defaults.
+
+    Every problem is a ProfileError naming the file (``where``) and the key.
+    """
+    where = where or f"profile {data.get('id', '?')!r}"
+    _check_keys(data, PORTAL_KEYS, where)
+    portal_id = _require(data, "id", str, where)
+    name = _require(data, "name", str, where)
+    base_url = _require(data, "base_url", str, where).rstrip("/")
+    if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).hostname:
+        raise ProfileError(f"{where}: base_url must be an http(s) URL, not {base_url!r}")
+    family = data.get("family", "generic")
+    try:
+        defaults = family_defaults(family)
+    except ProfileError as exc:
+        raise ProfileError(f"{where}: {exc}") from exc
+    listing = {**defaults.get("listing", {}), **data.get("listing", {})}
+    extract = {**defaults.get("extract", {}), **data.get("extract", {})}
+    _check_rules(listing, extract, where)
+    extract["drop"] = tuple(extract.get("drop", ()))
+    merged = {**{k: v for k, v in defaults.items() if k not in ("listing", "extract")}, **data}
+    sections = []
+    for index, section in enumerate(merged.get("sections", ())):
+        at = f"{where} [[sections]] #{index + 1}"
+        if not isinstance(section, dict):
+            raise ProfileError(f"{at}: must be a table with name and url")
+        _check_keys(section, {"name", "url"}, at)
+        url = urljoin(base_url + "/", _require(section, "url", str, at))
+        sections.append(Section(name=_require(section, "name", str, at), url=url))
+    names = [s.name for s in sections]
+    if "default_sections" in merged:
+        defaults_named = tuple(merged["default_sections"])
+        missing = [n for n in defaults_named if n not in names]
+        if missing:
+            raise ProfileError(f"{where}: default section {missing[0]!r} is not among its sections")
+    else:
+        # "Hoạt động địa phương" when the portal has it, else its first section.
+        defaults_named = (
+            (DEFAULT_SECTION,) if DEFAULT_SECTION in names or not names else (names[0],)
+        )
+    try:
         return Profile(
-            id=merged["id"],
-            name=merged["name"],
+            id=portal_id,
+            name=name,
             base_url=base_url,
             family=family,
             province=merged.get("province"),
-            sections=sections,
-            default_sections=tuple(merged.get("default_sections", (DEFAULT_SECTION,))),
+            sections=tuple(sections),
+            default_sections=defaults_named,
             listing=ListingRules(**listing),
             extract=ExtractHints(**extract),
             download_delay=float(merged.get("download_delay", 1.0)),
@@ -141,20 +256,39 @@ def profile_from_dict(data: dict[str, Any]) -> Profile:
             extra_hosts=tuple(merged.get("extra_hosts", ())),
             utc_offset=merged.get("utc_offset", "+07:00"),
         )
-    except (KeyError, TypeError) as exc:
-        raise ProfileError(f"profile {data.get('id', '?')!r} is malformed: {exc!r}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ProfileError(f"{where}: {exc}") from exc
+
+
+def _profile_files() -> list[tuple[str, str]]:
+    """(where, text) of every profile: shipped ones, then the user's (which win)."""
+    files = []
+    shipped = resources.files(__name__ + ".portals")
+    for entry in sorted(shipped.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            files.append((f"portals/{entry.name}", entry.read_text(encoding="utf-8")))
+    for folder in user_profile_dirs():
+        if not folder.is_dir():
+            raise ProfileError(f"{PROFILE_DIRS_ENV}: {folder} is not a folder")
+        for path in sorted(folder.glob("*.toml")):
+            files.append((str(path), path.read_text(encoding="utf-8")))
+    return files
 
 
 @cache
 def load_profiles() -> dict[str, Profile]:
-    """Every shipped profile, by id."""
+    """Every profile, by id: the shipped ones and those in $PORTAL_ARCHIVE_PROFILES."""
     profiles = {}
-    folder = resources.files(__name__ + ".portals")
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            profile = profile_from_dict(_read_toml(__name__ + ".portals", entry.name))
-            profiles[profile.id] = profile
+    for where, text in _profile_files():
+        profile = profile_from_dict(_parse_toml(text, where), where)
+        profiles[profile.id] = profile
     return profiles
+
+
+def reload_profiles() -> None:
+    """Forget cached profiles (after $PORTAL_ARCHIVE_PROFILES changed)."""
+    load_profiles.cache_clear()
+    family_defaults.cache_clear()
 
 
 def get_profile(portal_id: str) -> Profile:
