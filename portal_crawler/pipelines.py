@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
 from archive import Archive, ArchiveError, LockHeld
+from archive.warcs import link_capture
+from portal_crawler import failpoints
 from portal_crawler.alarms import RunObservation, check_alarms, usual_first_page_links
 from portal_crawler.items import ArticleItem, FetchFailureItem, NotModifiedItem
 from portal_crawler.parsing.article import Article, missing_fields
@@ -118,6 +120,7 @@ class ArchivePipeline:
                 self.archive = None
 
     def _open(self, spider: Any) -> None:
+        failpoints.install()
         settings = self.crawler.settings
         db = getattr(spider, "db", None) or settings.get("PORTAL_ARCHIVE_DB")
         self.archive = archive = Archive.open(db)
@@ -193,6 +196,8 @@ class ArchivePipeline:
                 parser_version=item.parser_version,
             )
             self._count("duplicates" if result.status == "duplicate" else result.status)
+            if result.capture_id is not None and item.extra.get("warc"):
+                link_capture(archive, result.capture_id, item.extra["warc"])
             for url in {item.requested_url, item.fetched_url, item.article["url"]} - {None}:
                 archive.frontier_done(item.portal_id, url)
 
@@ -286,6 +291,11 @@ class ArchivePipeline:
             "retries": int(stats.get_value("retry/count", 0)),
             "robots_crawl_delay": stats.get_value("robotstxt/crawl_delay"),
             "robots_forbidden": int(stats.get_value("robotstxt/forbidden", 0)),
+            "warc_records": int(stats.get_value("warc/response", 0))
+            + int(stats.get_value("warc/revisit", 0)),
+            "warc_revisits": int(stats.get_value("warc/revisit", 0)),
+            "media_requests": int(stats.get_value("portal/media_requests", 0)),
+            "media_stored": int(stats.get_value("portal/media_stored", 0)),
         }
         observation = _observation(self.crawler)
         observation.new = self.counts["new"]

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from archive import Archive
-from tests.crawl_helpers import crawl, portal_archive, summaries
+from tests.crawl_helpers import command, crawl, crawl_args, portal_archive, summaries
+from tests.helpers import load_gold
+
+TARGET = "Hoạt động địa phương"
 
 
 @pytest.fixture
@@ -80,3 +83,35 @@ def test_an_archive_from_a_newer_version_is_refused_untouched(tmp_path):
     assert result.returncode == 4
     assert "Traceback" not in result.stderr and "999" in result.stderr
     assert db.read_bytes() == before
+
+
+def test_killed_during_a_database_write_leaves_no_half_stored_article(replay, tmp_path):
+    import os
+
+    server = replay("mocaynam")
+    db = tmp_path / "archive.sqlite"
+    gold = {g["url"]: g for g in load_gold("mocaynam").values() if g["section"] == TARGET}
+    stored_at_kill = []
+    for flushes in (7, 15):
+        # SIGKILL right after a flush: rows written into an open transaction.
+        args = crawl_args(db, "mocaynam", mirror=server.origin)
+        result = subprocess.run(
+            command(*args),
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PORTAL_FAILPOINT": f"kill-after-flush:{flushes}"},
+            timeout=120,
+        )
+        assert result.returncode == -9, result.stderr[-2000:]
+        with sqlite3.connect(db) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        with Archive.open(db) as archive:
+            articles = list(archive.iter_articles("mocaynam"))
+            stored_at_kill.append(len(articles))
+            for article in articles:
+                # Whatever was committed is whole: every field, every image row.
+                assert {k: article[k] for k in gold[article["url"]]} == gold[article["url"]]
+    assert stored_at_kill[-1] >= 1  # the second kill came after articles were committed
+    crawl(db, "mocaynam", mirror=server.origin)
+    with Archive.open(db) as archive:
+        assert sorted(a["url"] for a in archive.iter_articles("mocaynam")) == sorted(gold)
