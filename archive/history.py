@@ -39,12 +39,16 @@ def format_history(revisions: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# "reparse": the same capture read again by a newer parser, not an edit by the portal.
+_REASONS = {"new": "first seen", "edit": "edited", "reparse": "re-parsed"}
+
+
 def _header(revision: dict[str, Any]) -> str:
     capture = revision.get("capture_id")
     parts = [
         f"Revision {revision['revision']}",
         revision["observed_at"],
-        "first seen" if revision["reason"] == "new" else "edited",
+        _REASONS.get(revision["reason"], revision["reason"]),
         f"parser {revision['parser_version']}",
         f"capture {capture}" if capture is not None else "no capture",
         f"hash {revision['content_hash'][:12]}",

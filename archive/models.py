@@ -23,14 +23,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-# Bump together with a migration whenever the schema changes.
+# Bump together with a migration (archive/migrations/versions) and archive.schema.REVISIONS
+# whenever the schema changes; tests/test_migrations.py checks that they agree.
 # 2: article_revisions, article_events, frontier, crawl_locks; articles gain
 #    revision, etag, last_modified, last_checked_at, removed_at; crawl_runs gain
 #    removed and message, and the status "degraded".
-SCHEMA_VERSION = 2
+# 3: the search index articles_fts and the views current_articles, articles_by_month;
+#    warc_records, media, media_urls; captures gain warc_file, warc_offset; images and
+#    attachments gain media_sha256; the revision reason "reparse".
+SCHEMA_VERSION = 3
 
 RUN_STATUSES = ("running", "finished", "degraded", "failed", "interrupted")
-REVISION_REASONS = ("new", "edit")
+# "reparse": the same capture extracted again by a newer parser, not an edit by the portal.
+REVISION_REASONS = ("new", "edit", "reparse")
 EVENT_KINDS = ("removed", "returned")
 
 # Long enough for any ISO 8601 timestamp with fractions and an offset.
@@ -314,3 +319,82 @@ class CrawlLock(Base):
     hostname: Mapped[str] = mapped_column(Text)
     acquired_at: Mapped[str] = mapped_column(Timestamp)
     heartbeat_at: Mapped[str] = mapped_column(Timestamp)
+
+
+# --- Archival fidelity (issue 7): WARC records, media files --------------------------
+# Kept in one block, apart from the tables above: the WARC index and the media store
+# are written by archive/warcs.py and archive/media.py, not by storage.py.
+
+
+class WarcRecord(Base):
+    """One HTTP exchange written to a WARC file: where its response (or revisit) record is.
+
+    Doubles as the payload-digest index: a later response with the same payload
+    is written as a revisit record pointing at the first one.
+    """
+
+    __tablename__ = "warc_records"
+    __table_args__ = (
+        Index("ix_warc_records_digest", "payload_digest"),
+        Index("ix_warc_records_uri", "target_uri"),
+        _one_of("record_type", ("response", "revisit"), "ck_warc_records_type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    # Relative to the data directory (the archive file's folder) when inside it.
+    warc_file: Mapped[str] = mapped_column(Text)
+    warc_offset: Mapped[int] = mapped_column(Integer)
+    warc_length: Mapped[int] = mapped_column(Integer)
+    record_id: Mapped[str] = mapped_column(Text)
+    record_type: Mapped[str] = mapped_column(String(16))
+    target_uri: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    warc_date: Mapped[str] = mapped_column(Timestamp)
+    payload_digest: Mapped[str] = mapped_column(Text)
+    payload_length: Mapped[int] = mapped_column(Integer)
+    # For a revisit: the response record holding the payload.
+    refers_to: Mapped[int | None] = mapped_column(ForeignKey("warc_records.id"))
+
+
+class MediaFile(Base):
+    """One stored file (image or attachment), content-addressed: media/ab/cd/<sha256>."""
+
+    __tablename__ = "media"
+
+    sha256: Mapped[str] = mapped_column(Sha256, primary_key=True)
+    mime_type: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    # Relative to the data directory.
+    path: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[str] = mapped_column(Timestamp)
+
+
+class MediaUrl(Base):
+    """Every image or attachment URL fetched (or tried), and the file it gave."""
+
+    __tablename__ = "media_urls"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id"))
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256"), index=True)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[str] = mapped_column(Timestamp)
+    # Why there is no file: "HTTP 404", "larger than 33554432 bytes", a network error.
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+# Columns this block adds to the tables above (declarative classes accept new
+# mapped columns after their definition).
+# captures → the WARC response record holding the same bytes.
+Capture.warc_file = mapped_column(Text, nullable=True)
+Capture.warc_offset = mapped_column(Integer, nullable=True)
+# images and attachments → the stored file (NULL: not downloaded, or it failed).
+Image.media_sha256 = mapped_column(ForeignKey("media.sha256"), nullable=True)
+Attachment.media_sha256 = mapped_column(ForeignKey("media.sha256"), nullable=True)

@@ -22,3 +22,26 @@ def default_db_path() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     data_home = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     return data_home / APP_DIR / DB_FILE
+
+
+def data_dir_for(db: str | Path | None) -> Path:
+    """The data directory of an archive: the folder of its SQLite file.
+
+    WARC files (warc/) and media files (media/) live there, next to the database,
+    so that copying the folder copies the whole archive. A database that is not a
+    local file (a PostgreSQL URL, ":memory:") uses the default archive's folder.
+    """
+    if db is None:
+        return default_db_path().parent
+    text = str(db)
+    if "://" in text:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(text)
+        database = url.database or ""
+        if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+            return default_db_path().parent
+        return Path(database).expanduser().resolve().parent
+    if text == ":memory:":
+        return default_db_path().parent
+    return Path(text).expanduser().resolve().parent

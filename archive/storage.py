@@ -16,18 +16,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from archive import habits, locks
+from archive import habits, locks, schema, search, stats
 from archive.errors import ArchiveError, LockHeld
+from archive.folding import fold_or_none
 from archive.models import (
     RUN_COUNTERS,
     RUN_STATUSES,
-    SCHEMA_VERSION,
     Article,
     ArticleEvent,
     ArticleRevision,
@@ -40,12 +40,12 @@ from archive.models import (
     FetchFailure,
     FrontierEntry,
     Image,
-    Meta,
     Portal,
     parse_utc,
     utc_now,
 )
 from archive.paths import default_db_path
+from archive.query import parse_query
 
 __all__ = ["ArchiveError", "LockHeld"]  # re-exported: they used to live here
 
@@ -67,7 +67,6 @@ StoreStatus = Literal["new", "unchanged", "changed", "duplicate"]
 # Connections of write sessions carry this execution option: see _begin_sqlite.
 _WRITE_OPTION = "portal_archive_write"
 _COMPRESSION = "zlib"
-_BATCH = 500
 _SPACES = re.compile(r"\s+")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -337,14 +336,18 @@ def _as_utc(now: datetime | None) -> datetime:
 
 
 def _check_since(since: str | None) -> None:
-    if since is None:
+    _check_date("since", since)
+
+
+def _check_date(name: str, value: str | None) -> None:
+    if value is None:
         return
     try:
-        ok = len(since) == 10 and date.fromisoformat(since) is not None
-    except ValueError:
+        ok = len(value) == 10 and date.fromisoformat(value) is not None
+    except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ArchiveError(f"'since' must be a date written YYYY-MM-DD, not {since!r}")
+        raise ArchiveError(f"'{name}' must be a date written YYYY-MM-DD, not {value!r}")
 
 
 # --- raw bodies ---------------------------------------------------------------
@@ -394,6 +397,8 @@ def _connect_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # The search index stores text folded by this very function (archive.search).
+    dbapi_connection.create_function("vn_fold", 1, fold_or_none, deterministic=True)
 
 
 def _begin_sqlite(conn: Any) -> None:
@@ -425,6 +430,8 @@ class Archive:
         )
         # Locks this object took, by portal: only these can it beat or release.
         self._locks: dict[str, locks.Holder] = {}
+        # Set by open() when it upgraded an older archive (see archive.schema).
+        self.upgraded: schema.Upgrade | None = None
 
     @classmethod
     def open(cls, db: str | Path | None = None) -> Archive:
@@ -438,17 +445,8 @@ class Archive:
         return archive
 
     def _ensure_schema(self) -> None:
-        writer = self.engine.connect().execution_options(**{_WRITE_OPTION: True})
-        with writer as conn, conn.begin():
-            Base.metadata.create_all(conn)
-            version = conn.scalar(select(Meta.value).where(Meta.key == "schema_version"))
-            if version is None:
-                conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif version != str(SCHEMA_VERSION):
-                raise ArchiveError(
-                    f"the archive has schema version {version}; this program "
-                    f"reads version {SCHEMA_VERSION}"
-                )
+        # Creates a new archive, upgrades an older one (with a backup), refuses a newer one.
+        self.upgraded = schema.prepare(self.engine, {_WRITE_OPTION: True})
 
     def close(self) -> None:
         """Release the locks this object holds, then the database."""
@@ -649,6 +647,8 @@ class Archive:
                 session.flush()
                 capture_id = stored_capture.id
             if status in ("new", "changed"):
+                session.flush()
+                search.index_article(session, row.id)
                 session.add(
                     _revision_row(
                         row.id,
@@ -967,30 +967,69 @@ class Archive:
         since: str | None = None,
         *,
         include_removed: bool = True,
+        **filters: Any,
     ) -> Iterator[dict[str, Any]]:
         """Stored articles, current versions: gold dicts plus the keys of EXPORT_KEYS.
 
         Ordered by portal, published, id. `since` (YYYY-MM-DD, inclusive) keeps
         articles published on or after that date in the portal's local time.
         Articles the portal removed are included, with `removed_at` set, unless
-        `include_removed` is False.
+        `include_removed` is False. Other keyword arguments are those of
+        archive.export.ExportFilter (section, until, query, include_revisions).
+        Streams: memory does not grow with the number of articles.
         """
-        _check_since(since)
-        stmt = select(Article).options(
-            selectinload(Article.images), selectinload(Article.attachments)
+        from archive.export import ExportFilter, iter_records
+
+        selection = ExportFilter(
+            portal_id=portal_id, since=since, include_removed=include_removed, **filters
         )
-        if portal_id is not None:
-            stmt = stmt.where(Article.portal_id == portal_id)
-        if not include_removed:
-            stmt = stmt.where(Article.removed_at.is_(None))
-        if since is not None:
-            stmt = stmt.where(Article.published_date >= since)
-        stmt = stmt.order_by(
-            Article.portal_id, Article.published.asc().nulls_last(), Article.id
-        ).execution_options(yield_per=_BATCH)
+        yield from iter_records(self, selection)
+
+    def search(
+        self,
+        query: str,
+        *,
+        portal_id: str | None = None,
+        section: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+        highlight: tuple[str, str] = ("[", "]"),
+    ) -> list[dict[str, Any]]:
+        """Full-text search of the current versions, best match first (bm25).
+
+        Accents are optional ("dan van kheo" finds "Dân vận khéo"); see archive.query
+        for phrases, prefixes, OR and exclusions. `since`/`until` (YYYY-MM-DD,
+        inclusive) filter on the portal's local publication date. Each result has id,
+        portal, portal_name, url, section, title, published, removed_at, score
+        (higher is better), snippet (the best passage in the original text, each
+        match between the two strings of `highlight`) and snippet_field. A query
+        that cannot be run raises archive.query.QueryError (an ArchiveError) with a
+        message for the reader.
+        """
+        parsed = parse_query(query)
+        _check_date("since", since)
+        _check_date("until", until)
+        if limit < 1:
+            raise ArchiveError("the search limit must be at least 1")
+        filters = search.Filters(
+            portal_id=portal_id, section=_nfc(section), since=since, until=until
+        )
         with self._read() as session:
-            for row in session.scalars(stmt):
-                yield _article_dict(row)
+            return search.run_search(session, parsed, filters, limit, highlight)
+
+    def rebuild_search_index(self) -> int:
+        """Rebuild the full-text index from the articles table; how many it indexed.
+
+        Only needed after writing articles by other means than this class.
+        """
+        with self._write.begin() as session:
+            return search.rebuild_index(session)
+
+    def stats(self) -> dict[str, Any]:
+        """Totals, per-portal figures (articles, last run, failures), articles per month."""
+        with self._read() as session:
+            return stats.collect(session)
 
     def captures(self, article_id: int) -> list[dict[str, Any]]:
         """An article's raw responses, oldest first, bodies decompressed."""

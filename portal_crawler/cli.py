@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archive import Archive, ArchiveError, default_db_path
-from archive.export import export_jsonl
+from archive.export import ExportFilter, export_jsonl, iter_records, write_export
+from portal_crawler import analysis_cli, archival_cli
 from portal_crawler.profiles import (
     PROFILE_DIRS_ENV,
     ProfileError,
@@ -138,15 +139,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export",
-        help="export archived articles as JSON lines",
-        description="One JSON object a line: the gold keys plus portal, content_hash, "
-        "first_seen_at, last_seen_at.",
+        help="export archived articles as JSON lines or CSV",
+        description="One record per article (its current version): the gold keys plus "
+        "portal, content_hash, first_seen_at, last_seen_at, revision, removed_at, observed_at, "
+        "current (docs/export.md). Streams: any archive size in constant memory.",
     )
     export.add_argument("--db", help=DB_HELP)
-    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     export.add_argument("--portal", help="only this portal")
+    export.add_argument("--section", help="only articles of this section (by name)")
     export.add_argument(
         "--since", metavar="DATE", help="only articles published on/after YYYY-MM-DD"
+    )
+    export.add_argument(
+        "--until", metavar="DATE", help="only articles published on/before YYYY-MM-DD"
+    )
+    export.add_argument("--query", help="only articles matching this search (see `search`)")
+    export.add_argument(
+        "--include-revisions",
+        action="store_true",
+        help="one record per archived revision (oldest first), not only the current version",
+    )
+    export.add_argument(
+        "--include-removed",
+        action="store_true",
+        help="also articles their portal no longer serves (removed_at set)",
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
@@ -194,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "-o", "--output", metavar="FILE", help="JSONL export (default: beside the db)"
     )
+    archival_cli.add_commands(commands)  # reparse, import-warc
+    analysis_cli.add_commands(commands)  # search, stats, datasette-metadata
     return parser
 
 
@@ -373,13 +392,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     archive = _open_existing(args.db)
     if archive is None:
         return 1
+    selection = ExportFilter(
+        portal_id=args.portal,
+        section=args.section,
+        since=args.since,
+        until=args.until,
+        query=args.query,
+        include_revisions=args.include_revisions,
+        include_removed=args.include_removed,
+    )
     with archive:
-        if args.output:
-            with open(args.output, "w", encoding="utf-8") as out:
-                count = export_jsonl(archive, out, portal_id=args.portal, since=args.since)
-            print(f"exported {count} articles to {args.output}", file=sys.stderr)
-        else:
-            export_jsonl(archive, sys.stdout, portal_id=args.portal, since=args.since)
+        try:
+            next(iter_records(archive, selection), None)  # a bad filter fails before writing
+        except ArchiveError as exc:
+            return _die(str(exc))
+        if not args.output:
+            write_export(archive, sys.stdout, args.format, selection)
+            return 0
+        partial = Path(f"{args.output}.part")
+        with open(partial, "w", encoding="utf-8", newline="") as out:
+            count = write_export(archive, out, args.format, selection)
+        partial.replace(args.output)
+    what = "records" if args.include_revisions else "articles"
+    print(f"exported {count} {what} to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -498,6 +533,8 @@ COMMANDS = {
     "history": cmd_history,
     "eval": cmd_eval,
     "demo": cmd_demo,
+    **archival_cli.COMMANDS,
+    **analysis_cli.COMMANDS,
 }
 
 

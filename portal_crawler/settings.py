@@ -58,6 +58,8 @@ DOWNLOADER_MIDDLEWARES = {
     "portal_crawler.middlewares.SuccessMetaRefreshMiddleware": 580,
     # Closest to the downloader: swaps a live portal origin for the mirror's.
     "portal_crawler.middlewares.MirrorMiddleware": 950,
+    # After the mirror, before decompression: each exchange as the server sent it.
+    "portal_crawler.warc.WarcCaptureMiddleware": 960,
 }
 
 EXTENSIONS = {
@@ -72,6 +74,7 @@ ITEM_PIPELINES = {
     "portal_crawler.pipelines.ValidatePipeline": 100,
     "portal_crawler.pipelines.DedupPipeline": 200,
     "portal_crawler.pipelines.ArchivePipeline": 300,
+    "portal_crawler.media.MediaPipeline": 400,
 }
 
 # Where the archive lives; None means archive.paths.default_db_path().
@@ -86,3 +89,15 @@ PORTAL_RECHECK_DAYS = 7
 # A crawl lock whose holder stopped heart-beating this long ago is taken over.
 PORTAL_LOCK_STALE_AFTER = 900.0
 PORTAL_LOCK_HEARTBEAT = 60.0
+
+# Archival fidelity. Every HTTP exchange is written to WARC/1.1 files under
+# PORTAL_WARC_DIR (default: warc/ next to the archive file), one folder per
+# portal, a new file once one reaches PORTAL_WARC_MAX_SIZE bytes.
+PORTAL_WARC_ENABLED = True
+PORTAL_WARC_DIR = None
+PORTAL_WARC_MAX_SIZE = 1_000_000_000
+# Images and attachments of archived articles, stored under media/ next to the
+# archive file: "all" (images and attachments), "images" or "off"; files larger
+# than PORTAL_MEDIA_MAX_SIZE bytes are not downloaded.
+PORTAL_MEDIA = "all"
+PORTAL_MEDIA_MAX_SIZE = 32 * 1024 * 1024

@@ -158,7 +158,7 @@ def test_export_shows_the_current_version_and_its_revision_count(
     assert export_jsonl(arc, out) == 2
     lines = [storage.json.loads(line) for line in out.getvalue().splitlines()]
     assert [list(line) for line in lines] == [list(EXPORT_KEYS)] * 2
-    assert EXPORT_KEYS[-2:] == ("revision", "removed_at")
+    assert EXPORT_KEYS[-4:] == ("revision", "removed_at", "observed_at", "current")
     edited = next(line for line in lines if line["url"] == ARTICLE["url"])
     assert {key: edited[key] for key in GOLD_KEYS} == EDITED
     assert (edited["revision"], edited["removed_at"]) == (2, None)
@@ -612,11 +612,3 @@ def test_discovery_gap_from_runs_that_found_new_articles(
     assert typical == 4 * 86400.0
     assert since == 10 * 86400.0 - 1
     assert arc.discovery_gap("hailang", now=now) == (None, None)
-
-
-def test_an_archive_of_the_previous_schema_is_refused(db_path: Path) -> None:
-    Archive.open(db_path).close()
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
-    with pytest.raises(ArchiveError, match="schema version 1; this program reads version 2"):
-        Archive.open(db_path)

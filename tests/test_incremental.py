@@ -48,8 +48,9 @@ def test_later_state_records_exactly_what_changed(portal_id, replay, tmp_path):
     assert (run["new"], run["changed"], run["removed"]) == (len(new), len(changed), len(removed))
     assert run["status"] == "finished"
     # Requests: robots.txt, the listing pages walked, the new articles, the re-check
-    # window, and retries of 5xx answers.
+    # window, retries of 5xx answers, and the new articles' images and attachments.
     budget = 1 + run["pages"] + run["new"] + run["rechecked"] + run["retries"]
+    budget += run["media_requests"]
     assert requests <= budget, (requests, run)
     print(
         f"{portal_id}: {requests} requests = {run['pages']} listing pages + {run['new']} new "
@@ -83,7 +84,7 @@ def test_history_runs_and_export_show_revisions_and_tombstones(replay, tmp_path)
     assert runs.count("finished") == 2
 
     out = tmp_path / "export.jsonl"
-    portal_archive("export", "--db", str(db), "-o", str(out))
+    portal_archive("export", "--db", str(db), "--include-removed", "-o", str(out))
     rows = {row["url"]: row for row in read_jsonl(out)}
     assert rows[changed["url"]]["revision"] == 2
     gone = load_gold("anbien")["1760-tong-ket-cong-tac-dan-so-khhgd-2019"]["url"]

@@ -11,7 +11,7 @@ from lxml import etree
 from portal_crawler.parsing.article import Attachment, Credit, Image
 from portal_crawler.parsing.credit import parse_credit
 from portal_crawler.parsing.dates import parse_date_text
-from portal_crawler.parsing.dom import class_text, local_tag
+from portal_crawler.parsing.dom import class_text, local_tag, text_of
 from portal_crawler.parsing.media import (
     absolute_url,
     attachment_name,
@@ -95,6 +95,8 @@ class Assembler:
         self.title = title
         self.used: set[int] = set()
         self.parts = Parts()
+        self._by_element: dict[etree._Element, list[int]] | None = None
+        self._table_images: dict[etree._Element, int] = {}
 
     # -- dates -----------------------------------------------------------------------
     def find_date(self) -> str | None:
@@ -170,6 +172,8 @@ class Assembler:
 
     @staticmethod
     def _only_links(unit: Unit) -> bool:
+        if len(unit.links) > 200:
+            return _only_links_in_order(unit)
         rest = unit.text
         for link in unit.links:
             if link.text:
@@ -236,7 +240,7 @@ class Assembler:
             return False
         if _CAPTION_CLASS.search(classes):
             return True
-        if _share_table(image.el, unit.el):
+        if _share_table(image.el, unit.el, self._table_images):
             return True
         if unit.italic or unit.align == "center":
             return words <= 60
@@ -269,14 +273,21 @@ class Assembler:
                 return None
             if local_tag(node) == "figure":
                 for cap in node.iter("figcaption"):
-                    text = normalize_text(cap.text_content())
-                    for k, unit in enumerate(self.units):
-                        if unit.el is cap or _is_descendant(unit.el, cap):
-                            self.used.add(k)
+                    text = normalize_text(text_of(cap))
+                    units_of = self._units_by_element()
+                    for el in cap.iter():
+                        self.used.update(units_of.get(el, ()))
                     return text or None
                 return None
             node = node.getparent()
         return None
+
+    def _units_by_element(self) -> dict[etree._Element, list[int]]:
+        if self._by_element is None:
+            self._by_element = {}
+            for k, unit in enumerate(self.units):
+                self._by_element.setdefault(unit.el, []).append(k)
+        return self._by_element
 
     # -- credit and body -------------------------------------------------------------
     def find_credit(self) -> None:
@@ -326,6 +337,26 @@ class Assembler:
             self.parts.body.append(unit.text)
 
 
+def _only_links_in_order(unit: Unit) -> bool:
+    """_only_links for a line of very many links, in linear time: each link's text is cut
+    where it follows the previous one."""
+    kept: list[str] = []
+    pos = 0
+    for link in unit.links:
+        if not link.text:
+            continue
+        found = unit.text.find(link.text, pos)
+        if found < 0:
+            continue
+        kept.append(unit.text[pos:found])
+        pos = found + len(link.text)
+    kept.append(unit.text[pos:])
+    rest = " ".join(kept)
+    rest = attachment_name(rest, None, "x") if ":" in rest else rest
+    words = [w for w in rest.split() if any(c.isalnum() for c in w)]
+    return len(words) <= 3
+
+
 def author_box(
     region: etree._Element,
     container: etree._Element,
@@ -345,7 +376,7 @@ def author_box(
             continue
         if not _AUTHOR_CLASS.search(class_text(el)) or el.get("itemprop") == "author":
             continue
-        text = normalize_text(el.text_content())
+        text = normalize_text(text_of(el))
         if not text or len(text.split()) > 15:
             continue
         credit = parse_credit(text)
@@ -356,7 +387,7 @@ def author_box(
     return None
 
 
-def _share_table(a: etree._Element, b: etree._Element) -> bool:
+def _share_table(a: etree._Element, b: etree._Element, counts: dict[etree._Element, int]) -> bool:
     """Whether two elements sit in the same small table (an image-and-caption table)."""
     table = None
     node = a.getparent()
@@ -367,9 +398,11 @@ def _share_table(a: etree._Element, b: etree._Element) -> bool:
             table = node
             break
         node = node.getparent()
-    if table is None:
+    if table is None or not _is_descendant(b, table):
         return False
-    return _is_descendant(b, table) and len(table.findall(".//img")) == 1
+    if table not in counts:  # counted once per table: a gallery table has many images
+        counts[table] = sum(1 for _ in table.iter("img"))
+    return counts[table] == 1
 
 
 def _is_descendant(el: etree._Element, ancestor: etree._Element) -> bool:

@@ -7,7 +7,7 @@ from difflib import SequenceMatcher
 
 from lxml import etree
 
-from portal_crawler.parsing.dom import BLOCK_TAGS, Stats, class_tokens, local_tag
+from portal_crawler.parsing.dom import BLOCK_TAGS, Stats, class_tokens, local_tag, text_of
 from portal_crawler.parsing.text import fold_diacritics, normalize_text
 
 # Class/id words of page furniture: an element carrying one is not article content
@@ -36,7 +36,10 @@ _POSITIVE = re.compile(
 
 _TITLE_HINT = re.compile(r"title|headline|tieude|tieu-de|heading")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4"})
-_TITLE_WORDS = ("title", "headline", "tieu", "heading")
+_TITLE_WORDS = re.compile("title|headline|tieu|heading", re.I).search
+_TITLE_CANDIDATES = etree.XPath(
+    "//*[self::h1 or self::h2 or self::h3 or self::h4 or @class or @id or @itemprop]"
+)
 _TITLE_BAD = re.compile(r"module|portlet-title|box|sidebar|other|site|logo|brand|menu|cate")
 _FURNITURE_TITLES = {
     "tin moi",
@@ -87,6 +90,11 @@ def is_furniture(el: etree._Element) -> bool:
     return bool(_NEGATIVE_JOINED.search(joined) or _NEGATIVE_PART.search(joined))
 
 
+_NAMED_OR_SECTIONING = etree.XPath(
+    "//*[@class or @id or self::nav or self::aside or self::footer or self::header]"
+)
+
+
 def boilerplate(
     root: etree._Element, stats: dict[etree._Element, Stats], extra: list[etree._Element]
 ) -> set[etree._Element]:
@@ -94,11 +102,18 @@ def boilerplate(
     body_stats = stats.get(root)
     total_prose = (body_stats.chars - body_stats.link_chars) if body_stats else 0
     dropped: set[etree._Element] = set(extra)
+    # Templates repeat class names: decide each (tag kind, class, id) once per page.
+    verdicts: dict[tuple[str, str | None, str | None], bool] = {}
     # Furniture is named by a class or id, or is a <nav>/<aside>/<footer>/<header>.
-    for el in root.xpath("//*[@class or @id] | //nav | //aside | //footer | //header"):
-        if el in dropped or el.tag in ("html", "body", "form"):
+    for el in _NAMED_OR_SECTIONING(root):
+        tag = el.tag
+        if tag in ("html", "body", "form") or el in dropped:
             continue
-        if not is_furniture(el):
+        key = (tag if tag in _SECTIONING else "", el.get("class"), el.get("id"))
+        furniture = verdicts.get(key)
+        if furniture is None:
+            furniture = verdicts[key] = is_furniture(el)
+        if not furniture:
             continue
         st = stats.get(el)
         prose = (st.chars - st.link_chars) if st else 0
@@ -143,16 +158,26 @@ def find_container(
     skip_cache: dict[etree._Element, bool] = {}
 
     def skipped(el: etree._Element) -> bool:
-        if el in skip_cache:
-            return skip_cache[el]
-        parent = el.getparent()
-        result = el in dropped or (parent is not None and skipped(parent))
-        skip_cache[el] = result
+        # Iterative (pages can nest hundreds deep): climb to a known answer, then fill in.
+        path = []
+        node: etree._Element | None = el
+        result = False
+        while node is not None:
+            known = skip_cache.get(node)
+            if known is not None:
+                result = known
+                break
+            if node in dropped:
+                result = True
+                skip_cache[node] = True
+                break
+            path.append(node)
+            node = node.getparent()
+        for visited in path:
+            skip_cache[visited] = result
         return result
 
-    for el in root.iter():
-        if not isinstance(el.tag, str) or local_tag(el) not in _PARA_TAGS:
-            continue
+    for el in root.iter(*_PARA_TAGS):
         st = stats.get(el)
         if st is None:
             continue
@@ -256,11 +281,12 @@ def find_title(
     container_start = order.get(container, len(order)) if container is not None else len(order)
     best: etree._Element | None = None
     best_score = 0.0
-    for el in root.xpath("//h1 | //h2 | //h3 | //h4 | //*[@class or @id or @itemprop]"):
+    for el in _TITLE_CANDIDATES(root):
         tag = el.tag
         if tag not in _HEADINGS and el.get("itemprop") != "headline":
-            names = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-            if not any(word in names for word in _TITLE_WORDS):
+            # A cheap superset of the _TITLE_HINT test below.
+            cls, ident = el.get("class"), el.get("id")
+            if not ((cls and _TITLE_WORDS(cls)) or (ident and _TITLE_WORDS(ident))):
                 continue
         tokens = class_tokens(el)
         cls = "-".join(tokens)
@@ -275,7 +301,7 @@ def find_title(
             continue
         if st.link_chars > 0.5 * st.chars or _inside(el, dropped):
             continue
-        text = normalize_text(el.text_content())
+        text = normalize_text(text_of(el))
         folded = fold_diacritics(text).strip(" :")
         if (
             folded in _FURNITURE_TITLES

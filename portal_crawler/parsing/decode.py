@@ -52,6 +52,15 @@ _CP1258_TONE_BYTES = frozenset(b"\xcc\xec\xd2\xde\xf2")
 _CP1258_VOWEL_BYTES = frozenset(b"aeiouyAEIOUY\xe2\xea\xf4\xe3\xf5\xfd\xc2\xca\xd4\xc3\xd5\xdd")
 
 
+# C0 controls other than tab, line feed and carriage return; the noncharacters U+FFFE
+# and U+FFFF (a byte-swapped BOM).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_CONTROL_MAP = dict.fromkeys([*range(0x09), *range(0x0E, 0x20), 0xFFFE, 0xFFFF]) | {
+    0x0B: " ",
+    0x0C: " ",
+}
+
+
 def codec_for_label(label: str | None) -> str | None:
     """The Python codec name for a charset label, or None when Python does not know it."""
     if not label:
@@ -218,7 +227,9 @@ def decode_html(body: bytes, headers: Mapping[Any, Any] | None = None) -> str:
 
     Order of evidence: a byte order mark; valid UTF-8 (even when the page or server says
     otherwise); the <meta> charset; the HTTP Content-Type charset; a windows-1258 versus
-    windows-1252 guess. NUL bytes are removed.
+    windows-1252 guess. NUL bytes and the other characters that XML forbids (C0 controls,
+    U+FFFE, U+FFFF) are removed, vertical tab and form feed become spaces: no browser
+    shows them, and lxml refuses to store them in a tree.
     """
     if not body:
         return ""
@@ -230,6 +241,7 @@ def decode_html(body: bytes, headers: Mapping[Any, Any] | None = None) -> str:
     else:
         codec = detect_encoding(body, headers)
         text = _decode_utf8(body) if codec == "utf-8" else _decode_other(body, codec)
-    text = text.replace("\x00", "")
+    if _CONTROLS.search(text):
+        text = text.translate(_CONTROL_MAP)
     # windows-1258 yields base letters followed by combining tone marks.
     return unicodedata.normalize("NFC", text)

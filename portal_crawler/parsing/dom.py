@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter, deque
 from dataclasses import dataclass
 
-import lxml.html
 from lxml import etree
 
 # Elements that start a new line of text in a browser.
@@ -83,16 +84,175 @@ _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _HIDE_WORDS = ("hid", "none", "sr-only", "invisible")
 
 
-def load_tree(html_text: str) -> lxml.html.HtmlElement | None:
-    """Parse HTML text into a tree; None when there is nothing to parse."""
-    if not html_text or not html_text.strip():
+def _parser() -> etree.HTMLParser:
+    # lxml parsers must not be shared between threads. huge_tree lifts libxml2's nesting
+    # limit of 256 (beyond which it silently drops the rest of the page) to 2048, and
+    # its 10 MB limit on one text node; `flatten_deep` then bounds the depth we walk.
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = etree.HTMLParser(huge_tree=True)
+    return parser
+
+
+_LOCAL = threading.local()
+_XML_DECLARATION = re.compile(r"\s*<\?xml[^>]*\?>")
+
+
+def load_tree(html_text: str) -> etree._Element | None:
+    """Parse HTML text into a tree; None when there is nothing to parse.
+
+    Plain lxml elements (not lxml.html's): the extractor needs no HtmlElement methods,
+    and its class lookup costs a Python call per element.
+    """
+    if not html_text or html_text.isspace():
         return None
     # lxml refuses str input that carries an XML encoding declaration.
-    html_text = re.sub(r"^\s*<\?xml[^>]*\?>", "", html_text)
-    try:
-        return lxml.html.document_fromstring(html_text)
-    except (etree.ParserError, ValueError):
+    match = _XML_DECLARATION.match(html_text)
+    if match:
+        html_text = html_text[match.end() :]
+    parser = _parser()
+    root = _parse_html(html_text, parser)
+    if any("Excessive depth" in entry.message for entry in parser.error_log):
+        # libxml2 stops at 2048 levels and drops the rest of the page: parse again without
+        # the opening tags nested that deep (a nesting bomb before the article).
+        shallow = _parse_html(_shallow_markup(html_text), parser)
+        root = shallow if shallow is not None else root
+    if root is None:
         return None
+    flatten_deep(root)
+    return root
+
+
+def _parse_html(html_text: str, parser: etree.HTMLParser) -> etree._Element | None:
+    try:
+        return etree.fromstring(html_text, parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return None
+
+
+# [^<>]* (not [^>]*) keeps the scan linear on text full of unclosed "<".
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^<>]*>")
+_VOID_TAGS = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+_SHALLOW_DEPTH = 1000
+
+
+def _shallow_markup(html_text: str) -> str:
+    """The markup without a nesting bomb: beyond _SHALLOW_DEPTH open elements, the tags
+    that built the bomb (the names opened just before) are dropped with their end tags.
+
+    Counts open and end tags as written, ignoring HTML's implied end tags: good enough to
+    defuse a bomb while keeping the markup around it (an article after it keeps its
+    headings and paragraphs).
+    """
+    out: list[str] = []
+    depth = pos = 0
+    recent: deque[str] = deque(maxlen=50)
+    bomb: set[str] = set()
+    dropped: Counter[str] = Counter()  # open tags dropped, by name, not yet closed
+    for match in _TAG.finditer(html_text):
+        closing, name = match.group(1), match.group(2).lower()
+        if name in _VOID_TAGS or match.group(0).endswith("/>"):
+            continue
+        if closing:
+            drop = dropped[name] > 0
+            if drop:
+                dropped[name] -= 1
+            else:
+                depth = max(0, depth - 1)
+        else:
+            if depth >= _SHALLOW_DEPTH and not bomb:
+                bomb = set(recent)
+            drop = depth >= _SHALLOW_DEPTH and (name in bomb or depth >= _SHALLOW_DEPTH + 500)
+            if drop:
+                dropped[name] += 1
+            else:
+                depth += 1
+                recent.append(name)
+        if drop:
+            out.append(html_text[pos : match.start()])
+            pos = match.end()
+    out.append(html_text[pos:])
+    return "".join(out)
+
+
+def text_of(el: etree._Element) -> str:
+    """The text inside an element (its tail excluded), like lxml.html's text_content()."""
+    return "".join(el.itertext())
+
+
+# Deeper than this, wrappers are unwrapped (their content kept) so that no walk of the
+# tree goes deeper than MAX_DEPTH + _KEEP_HEIGHT + 1 levels: real pages nest 20-60 deep.
+MAX_DEPTH = 200
+_KEEP_HEIGHT = 20
+# An element below MAX_DEPTH (the root at depth 0): one cheap C-level test per page.
+_TOO_DEEP = etree.XPath("(" + "/*" * (MAX_DEPTH + 2) + ")[1]")
+
+
+def flatten_deep(root: etree._Element) -> int:
+    """Unwrap elements nested beyond MAX_DEPTH that hold deep subtrees; how many were.
+
+    A nesting bomb (thousands of unclosed <div>s) would otherwise exhaust Python's
+    recursion limit in the walks; the text and small subtrees (paragraphs) are kept.
+    """
+    if not _TOO_DEEP(root):
+        return 0
+    depth: dict[etree._Element, int] = {}
+    elements = []
+    for el in root.iter():
+        parent = el.getparent()
+        depth[el] = depth[parent] + 1 if parent is not None else 0
+        elements.append(el)
+    height: dict[etree._Element, int] = {}
+    for el in reversed(elements):
+        height[el] = max((height[c] + 1 for c in el), default=0)
+    unwrapped = 0
+    for el in elements:  # top-down: each element moves at most once
+        if depth[el] > MAX_DEPTH and height[el] > _KEEP_HEIGHT:
+            _unwrap(el)
+            unwrapped += 1
+    return unwrapped
+
+
+def _unwrap(el: etree._Element) -> None:
+    """Replace an element by its content (text, children, tail) in its parent."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    text, tail = el.text, el.tail
+    el.text = el.tail = None
+    previous = el.getprevious()
+    if text:
+        if previous is not None:
+            _append_tail(previous, text)
+        else:
+            _append_text(parent, text)
+    last = previous
+    for child in list(el):
+        el.addprevious(child)
+        last = child
+    if tail:
+        if last is not None:
+            _append_tail(last, tail)
+        else:
+            _append_text(parent, tail)
+    parent.remove(el)
 
 
 def class_tokens(el: etree._Element) -> list[str]:
@@ -120,23 +280,57 @@ def is_hidden(el: etree._Element) -> bool:
     return any(c in _HIDDEN_CLASSES for c in cls)
 
 
+# What lxml refuses to store in a tree although its parser produced it from character
+# references such as "&#1;".
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _append_text(el: etree._Element, text: str) -> None:
+    value = (el.text or "") + text
+    try:
+        el.text = value
+    except ValueError:
+        el.text = _NOT_XML.sub("", value)
+
+
+def _append_tail(el: etree._Element, text: str) -> None:
+    value = (el.tail or "") + text
+    try:
+        el.tail = value
+    except ValueError:
+        el.tail = _NOT_XML.sub("", value)
+
+
 def drop(el: etree._Element) -> None:
     """Remove an element but keep its tail text in place."""
     parent = el.getparent()
     if parent is None:
         return
-    el.drop_tree() if isinstance(el, lxml.html.HtmlElement) else parent.remove(el)
+    tail = el.tail
+    if tail:
+        previous = el.getprevious()
+        if previous is not None:
+            _append_tail(previous, tail)
+        else:
+            _append_text(parent, tail)
+    parent.remove(el)
 
 
-def strip_junk(root: lxml.html.HtmlElement) -> None:
+_STYLED = etree.XPath("//*[@style or @class or @hidden or @aria-hidden]")
+# Words that may hide an element: a cheap test before `is_hidden` decides.
+_MAY_HIDE = re.compile("|".join(_HIDE_WORDS), re.I)
+
+
+def strip_junk(root: etree._Element) -> None:
     """Remove scripts, styles, form controls, comments and hidden elements."""
     # In C, keeping each removed element's tail text in place.
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     etree.strip_elements(root, *JUNK_TAGS, with_tail=False)
-    for el in root.xpath("//*[@style or @class or @hidden or @aria-hidden]"):
-        marks = f"{el.get('style') or ''} {el.get('class') or ''}".lower()
-        maybe = any(word in marks for word in _HIDE_WORDS) or el.get("hidden") is not None
-        maybe = maybe or el.get("aria-hidden") is not None
+    may_hide = _MAY_HIDE.search
+    for el in _STYLED(root):
+        style, cls = el.get("style"), el.get("class")
+        maybe = (style and may_hide(style)) or (cls and may_hide(cls))
+        maybe = maybe or el.get("hidden") is not None or el.get("aria-hidden") is not None
         if maybe and is_hidden(el) and el.getparent() is not None:
             drop(el)
 
@@ -148,7 +342,7 @@ def local_tag(el: etree._Element) -> str:
     return tag if isinstance(tag, str) else ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Stats:
     """Text statistics of an element's subtree, computed in one pass."""
 
@@ -158,36 +352,35 @@ class Stats:
     images: int = 0
 
 
-def _len(text: str | None) -> int:
-    if not text:
-        return 0
-    return len(" ".join(text.split()))
-
-
 def compute_stats(root: etree._Element) -> dict[etree._Element, Stats]:
     """Per-element statistics, children before parents (no quadratic walks)."""
     stats: dict[etree._Element, Stats] = {}
     get = stats.get
+    blocks = BLOCK_TAGS
     for el in reversed(list(root.iter(etree.Element))):
         text = el.text
-        st = Stats(chars=_len(text) if text else 0)
+        # Length with white space runs folded; most texts between tags are blank.
+        chars = len(" ".join(text.split())) if text and not text.isspace() else 0
+        link_chars = images = 0
+        has_block = False
         for child in el:
             child_stats = get(child)
             if child_stats is not None:
-                st.chars += child_stats.chars
-                st.link_chars += child_stats.link_chars
-                st.images += child_stats.images
-                if child_stats.has_block or child.tag in BLOCK_TAGS:
-                    st.has_block = True
+                chars += child_stats.chars
+                link_chars += child_stats.link_chars
+                images += child_stats.images
+                if not has_block and (child_stats.has_block or child.tag in blocks):
+                    has_block = True
             tail = child.tail
-            if tail:
-                st.chars += _len(tail)
+            if tail and not tail.isspace():
+                chars += len(" ".join(tail.split()))
         tag = el.tag
-        if tag == "a" and el.get("href"):
-            st.link_chars = st.chars
+        if tag == "a":
+            if el.get("href"):
+                link_chars = chars
         elif tag == "img":
-            st.images += 1
-        stats[el] = st
+            images += 1
+        stats[el] = Stats(chars, link_chars, has_block, images)
     return stats
 
 

@@ -27,6 +27,7 @@ from portal_crawler.parsing.dom import (
     last_descendant_index,
     load_tree,
     strip_junk,
+    text_of,
 )
 from portal_crawler.parsing.media import absolute_url, attachment_name, script_file_url
 from portal_crawler.parsing.metadata import (
@@ -43,6 +44,30 @@ from portal_crawler.profiles import ExtractHints, Profile
 from portal_crawler.urls import canonicalize_url
 
 log = logging.getLogger(__name__)
+
+# Longer <title>/og:title texts are not titles (an unclosed <title> swallows the page);
+# ignoring them also keeps the title similarity test cheap.
+_MAX_TITLE_CHARS = 1000
+# Bytes of a page that are parsed: beyond, the page is cut (with a warning). Real article
+# pages stay well under 2 MB even with their ASP.NET view state; this bounds the time
+# (linear, a few seconds at most) and memory a hostile or broken page can take.
+MAX_PARSE_BYTES = 8 * 1024 * 1024
+# Elements of a page that are analysed: article pages have a few thousand; a page of
+# millions (tag soup) is cut, to bound the time of the per-element passes.
+MAX_ELEMENTS = 100_000
+_COUNT_ELEMENTS = etree.XPath("count(//*)")
+
+
+def _load(url: str, html_text: str) -> etree._Element | None:
+    root = load_tree(html_text)
+    if root is None:
+        return None
+    count = int(_COUNT_ELEMENTS(root))
+    if count > MAX_ELEMENTS:
+        keep = int(len(html_text) * MAX_ELEMENTS / count * 0.9)
+        log.warning("%s: %d elements, only the first %d characters parsed", url, count, keep)
+        root = load_tree(html_text[:keep])
+    return root
 
 
 def parse_article(
@@ -154,7 +179,7 @@ def _lists_articles(container: etree._Element, stats: dict) -> bool:
         st = stats.get(heading)
         if st is None or not st.chars or st.link_chars < 0.8 * st.chars:
             continue
-        if len(normalize_text(heading.text_content()).split()) >= 4:
+        if len(normalize_text(text_of(heading)).split()) >= 4:
             linked_headings += 1
             if linked_headings >= 3:
                 return True
@@ -162,7 +187,7 @@ def _lists_articles(container: etree._Element, stats: dict) -> bool:
 
 
 def _text(el: etree._Element) -> str:
-    return normalize_text(el.text_content())
+    return normalize_text(text_of(el))
 
 
 def _parse(
@@ -176,7 +201,12 @@ def _parse(
 ) -> Article:
     hints = profile.extract if profile is not None else ExtractHints()
     utc_offset = profile.utc_offset if profile is not None else "+07:00"
-    root = load_tree(decode_html(body or b"", headers)) if body else None
+    if body and len(body) > MAX_PARSE_BYTES:
+        log.warning(
+            "%s: page of %d bytes, only the first %d parsed", url, len(body), MAX_PARSE_BYTES
+        )
+        body = body[:MAX_PARSE_BYTES]
+    root = _load(url, decode_html(body or b"", headers)) if body else None
     if root is None:
         return Article(url=_safe_canonical(url), section=section)
 
@@ -187,7 +217,9 @@ def _parse(
         base = rebase(base)
     og_titles, doc_titles = meta_titles(root)
     names = site_names(root) + ([profile.name] if profile is not None else [])
-    clean_titles = [clean_site_title(t, names) for t in og_titles + doc_titles]
+    clean_titles = [
+        clean_site_title(t, names) for t in og_titles + doc_titles if len(t) <= _MAX_TITLE_CHARS
+    ]
     meta_date = meta_published(root, utc_offset)
     if section is None:
         section = breadcrumb_section(root)
@@ -209,7 +241,7 @@ def _parse(
         title_el = find_title(
             root, stats, dropped, order, container, clean_titles, section_names + names
         )
-    title = normalize_text(title_el.text_content()) if title_el is not None else None
+    title = normalize_text(text_of(title_el)) if title_el is not None else None
     if not title:
         # Without a headline element, a <title> naming the site or a listing is no title.
         fallback = [

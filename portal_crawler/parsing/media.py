@@ -105,7 +105,10 @@ def _tiny(img: etree._Element) -> bool:
 
 def absolute_url(href: str, base: str, rebase: Callable[[str], str] | None) -> str:
     href = normalize_text(href).replace(" ", "%20")
-    url = urljoin(base, href)
+    try:
+        url = urljoin(base, href)
+    except ValueError:  # a malformed host ("http://[x"): kept as written
+        url = href
     # Raw spaces and non-ASCII in paths are written percent-encoded, as browsers send them.
     url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
     if rebase is not None:

@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from portal_crawler.parsing.dates import parse_meta_datetime
+from portal_crawler.parsing.dom import text_of
 from portal_crawler.parsing.text import fold_diacritics, normalize_text
 from portal_crawler.urls import canonicalize_url, host_of
 
@@ -28,7 +29,10 @@ def base_href(root: etree._Element, url: str) -> str:
     for el in root.iter("base"):
         href = (el.get("href") or "").strip()
         if href:
-            return urljoin(url, href)
+            try:
+                return urljoin(url, href)
+            except ValueError:  # "http://[bad" and the like: ignore the tag
+                return url
     return url
 
 
@@ -45,7 +49,7 @@ def meta_content(root: etree._Element, *names: str) -> list[str]:
 def meta_titles(root: etree._Element) -> tuple[list[str], list[str]]:
     """(og/twitter titles, <title> texts) of the page."""
     og = [normalize_text(v) for v in meta_content(root, "og:title", "twitter:title")]
-    titles = [normalize_text(el.text_content()) for el in root.iter("title")]
+    titles = [normalize_text(text_of(el)) for el in root.iter("title")]
     return [t for t in og if t], [t for t in titles if t]
 
 
@@ -60,7 +64,7 @@ def meta_published(root: etree._Element, utc_offset: str) -> str | None:
         if parsed:
             return parsed
     for el in root.xpath("//*[@itemprop='datePublished'] | //time[@datetime and @pubdate]"):
-        value = el.get("content") or el.get("datetime") or el.text_content()
+        value = el.get("content") or el.get("datetime") or text_of(el)
         parsed = parse_meta_datetime(value.strip(), utc_offset)
         if parsed:
             return parsed
@@ -77,7 +81,7 @@ def meta_published(root: etree._Element, utc_offset: str) -> str | None:
 def _ld_values(text: str, key: str) -> Iterable[str]:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # malformed, or nested too deep
         return []
     found: list[str] = []
     stack = [data]
@@ -108,7 +112,10 @@ def canonical_url(
         href = (el.get("href") or "").strip()
         if "canonical" not in rel or not href:
             continue
-        absolute = urljoin(url, href)
+        try:
+            absolute = urljoin(url, href)
+        except ValueError:
+            break
         if rebase is not None:
             absolute = rebase(absolute)
         if _names_article(absolute, url, section_paths):
@@ -143,7 +150,7 @@ def breadcrumb_section(root: etree._Element) -> str | None:
         marker = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
         if "breadcrumb" not in marker and "duong-dan" not in marker:
             continue
-        names = [normalize_text(a.text_content()) for a in el.iter("a")]
+        names = [normalize_text(text_of(a)) for a in el.iter("a")]
         names = [n for n in names if n and fold_diacritics(n) not in _HOME_WORDS]
         if names:
             return names[-1]

@@ -6,33 +6,28 @@ import re
 import unicodedata
 from functools import cache
 
-# Characters that render as nothing: dropped rather than turned into a space, so that a
-# word split by a zero-width space or a soft hyphen reads as the browser shows it.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u00ad\u200b\u200c\u2060\ufeff\u180e"),
-    None,
-)
+# Removed rather than turned into a space: characters that render as nothing (so that a
+# word split by a zero-width space or a soft hyphen reads as the browser shows it), and C0/C1
+# control characters other than white space (broken copy-paste).
+_REMOVED = re.compile("[\u00ad\u200b\u200c\u2060\ufeff\u180e\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 # Vietnamese pages typed with Latin-1 fonts/keyboards use the Icelandic eth for "đ".
 _ETH_TO_DYET = {ord("\u00d0"): "\u0110", ord("\u00f0"): "\u0111"}
-# C0/C1 control characters other than white space come from broken copy-paste.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
-# str.split()'s notion of white space covers NBSP, U+2000-U+200A, U+2028/9, U+202F,
-# U+205F and U+3000; \s in re matches the same set.
-_SPACES = re.compile(r"\s+")
 
 
 def normalize_text(s: str) -> str:
     """NFC text with every run of white space folded to one space, and trimmed.
 
-    Non-breaking and other Unicode spaces count as white space; zero-width characters and
-    soft hyphens are removed; "Ð"/"ð" written for the Vietnamese "Đ"/"đ" are corrected.
+    Non-breaking and other Unicode spaces count as white space (str.split's notion: NBSP,
+    U+2000-U+200A, U+2028/9, U+202F, U+205F, U+3000); zero-width characters and soft
+    hyphens are removed; "Ð"/"ð" written for the Vietnamese "Đ"/"đ" are corrected.
     Curly quotes and dashes are kept as written.
     """
     if not s:
         return ""
-    s = _CONTROL.sub("", s.translate(_INVISIBLE))
-    s = unicodedata.normalize("NFC", s).translate(_ETH_TO_DYET)
-    return _SPACES.sub(" ", s).strip()
+    s = unicodedata.normalize("NFC", _REMOVED.sub("", s))
+    if "\u00d0" in s or "\u00f0" in s:
+        s = s.translate(_ETH_TO_DYET)
+    return " ".join(s.split())
 
 
 @cache

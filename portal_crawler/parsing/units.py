@@ -113,7 +113,6 @@ class _Collector:
         )
 
 
-_SENTENCE_END = re.compile(r"[.!?:;…)\]”\"»]\s*$")
 _LINE_START = re.compile(r"^\s*[-–—•+*“\"(\[\d]|^\s*[^\W\d_]", re.U)
 
 
@@ -127,26 +126,45 @@ def _paragraphs(pieces: list[_Piece]) -> list[list[_Piece]]:
     lines: list[list[_Piece]] = [[]]
     breaks: list[int] = []
     run = 0
+    line_has_text = False  # the current line shows something besides white space
     for piece in pieces:
         if piece.brk:
             run += 1
             continue
-        if run and "".join(p.text for p in lines[-1]).strip():
+        if run and line_has_text:
             lines.append([])
             breaks.append(run)
+            line_has_text = False
         run = 0
         lines[-1].append(piece)
+        line_has_text = line_has_text or not piece.text.isspace()
     groups: list[list[_Piece]] = [lines[0]]
+    # Only the last visible character of a group matters (does it end a sentence?): kept
+    # as we go, so that a block of a hundred thousand hard-wrapped lines stays linear.
+    last = _last_visible(lines[0])
     for count, line in zip(breaks, lines[1:], strict=True):
-        before = "".join(p.text for p in groups[-1])
         after = "".join(p.text for p in line)
         starts = _LINE_START.match(after)
         capital = starts is not None and not after.strip()[:1].islower()
-        if count >= 2 or (_SENTENCE_END.search(before) and capital):
+        if count >= 2 or (last in _SENTENCE_END_CHARS and capital):
             groups.append(line)
+            last = _last_visible(line)
         else:
             groups[-1].extend([_Piece(" ", False, False, None), *line])
+            last = _last_visible(line) or last
     return groups
+
+
+# The characters after which a line ends a sentence (_SENTENCE_END as a set).
+_SENTENCE_END_CHARS = frozenset('.!?:;…)]”"»')
+
+
+def _last_visible(line: list[_Piece]) -> str:
+    for piece in reversed(line):
+        stripped = piece.text.rstrip()
+        if stripped:
+            return stripped[-1]
+    return ""
 
 
 def _is_bold(el: etree._Element, tag: str) -> bool:

@@ -371,6 +371,8 @@ class PortalSpider(scrapy.Spider):
             raw_body=response.body,
             parser_version=PARSER_VERSION,
             requested_url=requested,
+            # Where WarcCaptureMiddleware wrote this response, for the capture row.
+            extra={"warc": response.meta.get("portal_warc")},
         )
 
     def on_error(self, failure: Failure) -> Iterator[FetchFailureItem]:

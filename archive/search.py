@@ -1,0 +1,256 @@
+"""Full-text search: an FTS5 index of folded text, bm25 ranking, snippets in the original text.
+
+`articles_fts` holds, for each article (rowid = articles.id), the folded text of its
+title, lead, body and image captions. The archive rewrites an article's row in the
+same transaction that stores a new or changed version, so search always sees the
+current version. Snippets are cut from the original, accented text: a word is
+highlighted when its folded form matches a word of the query.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from archive.folding import token_spans
+from archive.query import Query, QueryError, Term
+
+FTS_TABLE = "articles_fts"
+# Title words weigh most, then the lead, the captions, the body.
+BM25_WEIGHTS = (10.0, 5.0, 1.0, 2.0)
+BM25 = f"bm25({FTS_TABLE}, {', '.join(map(str, BM25_WEIGHTS))})"
+
+# remove_diacritics 2 only matters for text that reaches the index unfolded (a
+# Datasette search box): the archive's own text and queries are folded already.
+CREATE_FTS = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
+    "title, lead, body, captions, "
+    "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"
+)
+
+# One definition of an article's indexed document, for one article or all of them.
+# Paragraphs and captions are joined by newlines: a phrase does not run across them
+# in a snippet, though the index may match one that does.
+_DOCUMENTS = f"""
+INSERT INTO {FTS_TABLE} (rowid, title, lead, body, captions)
+SELECT a.id,
+       vn_fold(a.title),
+       vn_fold(a.lead),
+       vn_fold((SELECT group_concat(p.value, char(10)) FROM json_each(a.body) AS p)),
+       vn_fold((SELECT group_concat(i.caption, char(10)) FROM images AS i
+                WHERE i.article_id = a.id AND i.caption IS NOT NULL))
+FROM articles AS a
+"""
+
+
+def supported(conn: Connection | Session) -> bool:
+    """Whether this database has the search index (SQLite only)."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    return bind.dialect.name == "sqlite"
+
+
+def index_article(session: Session, article_id: int) -> None:
+    """(Re)write one article's row of the index from its current stored version."""
+    if not supported(session):
+        return
+    session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article_id})
+    session.execute(text(_DOCUMENTS + " WHERE a.id = :id"), {"id": article_id})
+
+
+def rebuild_index(conn: Connection | Session) -> int:
+    """Rebuild the whole index from the articles table; how many articles it holds."""
+    conn.execute(text(f"DELETE FROM {FTS_TABLE}"))
+    conn.execute(text(_DOCUMENTS))
+    return conn.execute(text(f"SELECT count(*) FROM {FTS_TABLE}")).scalar_one()
+
+
+def matching_ids(query: Query) -> tuple[str, dict[str, Any]]:
+    """SQL selecting the rowids of the articles matching a parsed query, and its parameters."""
+    return f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts", {"fts": query.fts()}
+
+
+@dataclass(frozen=True)
+class Filters:
+    portal_id: str | None = None
+    section: str | None = None
+    since: str | None = None  # YYYY-MM-DD, inclusive, portal's local date
+    until: str | None = None  # YYYY-MM-DD, inclusive
+
+
+def run_search(
+    session: Session,
+    query: Query,
+    filters: Filters,
+    limit: int,
+    highlight: tuple[str, str] = ("[", "]"),
+) -> list[dict[str, Any]]:
+    """The best-ranked articles for a parsed query, best first, with snippets."""
+    if not supported(session):
+        raise QueryError("full-text search needs an SQLite archive")
+    where, params = [f"{FTS_TABLE} MATCH :fts"], {"fts": query.fts(), "limit": limit}
+    for column, value, op in (
+        ("portal_id", filters.portal_id, "="),
+        ("section", filters.section, "="),
+        ("published_date", filters.since, ">="),
+        ("published_date", filters.until, "<="),
+    ):
+        if value is not None:
+            name = f"p{len(params)}"
+            where.append(f"a.{column} {op} :{name}")
+            params[name] = value
+    sql = f"""
+        SELECT a.id, a.portal_id, p.name AS portal_name, a.url, a.section, a.title,
+               a.published, a.lead, a.body, a.removed_at, {BM25} AS score
+        FROM {FTS_TABLE} JOIN articles AS a ON a.id = {FTS_TABLE}.rowid
+        JOIN portals AS p ON p.id = a.portal_id
+        WHERE {" AND ".join(where)}
+        ORDER BY score, a.id
+        LIMIT :limit
+    """
+    try:
+        rows = session.execute(text(sql), params).mappings().all()
+    except OperationalError as exc:
+        # Parsing makes this unreachable for any query text; a damaged index is not.
+        raise QueryError(f"the search could not run: {exc.orig}") from exc
+    captions = _captions(session, [row["id"] for row in rows])
+    results = []
+    for row in rows:
+        body = row["body"]
+        paragraphs = body if isinstance(body, list) else _json_list(body)
+        fields = [("title", row["title"]), ("lead", row["lead"])]
+        fields += [("body", p) for p in paragraphs]
+        fields += [("captions", c) for c in captions.get(row["id"], [])]
+        where_found, snippet = make_snippet(
+            fields, query.terms, start=highlight[0], end=highlight[1]
+        )
+        results.append(
+            {
+                "id": row["id"],
+                "portal": row["portal_id"],
+                "portal_name": row["portal_name"],
+                "url": row["url"],
+                "section": row["section"],
+                "title": row["title"],
+                "published": row["published"],
+                "removed_at": row["removed_at"],
+                # bm25: lower is better; shown as a positive relevance.
+                "score": round(-float(row["score"]), 6),
+                "snippet": snippet,
+                "snippet_field": where_found,
+            }
+        )
+    return results
+
+
+def _json_list(value: Any) -> list[str]:
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return [str(item) for item in loaded or []]
+
+
+def _captions(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
+    if not ids:
+        return {}
+    marks = ", ".join(f":i{n}" for n in range(len(ids)))
+    rows = session.execute(
+        text(
+            f"SELECT article_id, caption FROM images WHERE article_id IN ({marks}) "
+            "AND caption IS NOT NULL ORDER BY article_id, position"
+        ),
+        {f"i{n}": value for n, value in enumerate(ids)},
+    )
+    found: dict[int, list[str]] = {}
+    for article_id, caption in rows:
+        found.setdefault(article_id, []).append(caption)
+    return found
+
+
+# --- snippets -----------------------------------------------------------------
+
+START, END = "[", "]"
+SNIPPET_WORDS = 24
+
+
+def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
+    """Character spans of `text_` matching any term, merged when only spaces part them."""
+    words = list(token_spans(text_))
+    spans: list[tuple[int, int]] = []
+    for term in terms:
+        size = len(term.words)
+        for i in range(len(words) - size + 1):
+            if _matches(words[i : i + size], term):
+                spans.append((words[i][0], words[i + size - 1][1]))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and (start <= merged[-1][1] or text_[merged[-1][1] : start].isspace()):
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _matches(window: list[tuple[int, int, str]], term: Term) -> bool:
+    *exact, last = term.words
+    if any(word[2] != want for word, want in zip(window, exact, strict=False)):
+        return False
+    folded = window[-1][2]
+    return folded.startswith(last) if term.prefix else folded == last
+
+
+def make_snippet(
+    fields: Sequence[tuple[str, str | None]],
+    terms: Sequence[Term],
+    *,
+    start: str = START,
+    end: str = END,
+    words: int = SNIPPET_WORDS,
+) -> tuple[str | None, str]:
+    """(field, snippet): the piece of text with the most matches, matches marked.
+
+    Fields are tried in order (title, lead, body paragraphs, captions); a term tied
+    to a field counts only there. Without any match: the lead or the title, unmarked.
+    """
+    best: tuple[int, str, str, list[tuple[int, int]]] | None = None
+    for name, value in fields:
+        if not value:
+            continue
+        usable = [t for t in terms if t.field in (None, name)]
+        spans = highlight_spans(value, usable)
+        if spans and (best is None or len(spans) > best[0]):
+            best = (len(spans), name, value, spans)
+    if best is None:
+        fallback = next(((n, v) for n, v in fields if n == "lead" and v), None)
+        fallback = fallback or next(((n, v) for n, v in fields if v), (None, ""))
+        return fallback[0], _window(fallback[1] or "", [], words, start, end)
+    _, name, value, spans = best
+    return name, _window(value, spans, words, start, end)
+
+
+def _window(text_: str, spans: list[tuple[int, int]], words: int, start: str, end: str) -> str:
+    """About `words` words of text around the first match, with matches marked."""
+    positions = [m[0] for m in token_spans(text_)]
+    first = spans[0][0] if spans else 0
+    index = max((i for i, p in enumerate(positions) if p <= first), default=0)
+    lo_word = max(0, index - words // 3)
+    hi_word = min(len(positions), lo_word + words)
+    lo = positions[lo_word] if positions and lo_word > 0 else 0
+    hi = positions[hi_word] if hi_word < len(positions) else len(text_)
+    # A match the window would cut in two is shown whole.
+    hi = max([hi, *(e for s, e in spans if s < hi < e)])
+    piece, cursor = [], lo
+    for s, e in spans:
+        if e <= lo or s >= hi:
+            continue
+        s, e = max(s, lo), min(e, hi)
+        piece += [text_[cursor:s], start, text_[s:e], end]
+        cursor = e
+    piece.append(text_[cursor:hi])
+    snippet = "".join(piece).strip()
+    return ("… " if lo > 0 else "") + snippet + (" …" if hi < len(text_) else "")
