@@ -385,3 +385,67 @@ def test_a_failed_upgrade_leaves_the_archive_as_it_was(
         assert conn.execute("SELECT value FROM meta").fetchone() == ("1",)
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert "alembic_version" not in names
+
+
+V2_SQL = V1_SQL.with_name("v2.sql")
+
+
+def test_a_version_2_archive_is_upgraded_keeping_every_row(tmp_path: Path) -> None:
+    """The schema every archive made before migrations existed had (no alembic_version)."""
+    path = tmp_path / "archive.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(V2_SQL.read_text(encoding="utf-8"))
+    body = json.dumps(["Đoạn về Nguyễn Đức."], ensure_ascii=False)
+    conn.executescript(
+        f"""
+        INSERT INTO meta VALUES ('schema_version', '2');
+        INSERT INTO portals VALUES ('anbien', 'An Biên', NULL, '{BASE}', NULL, NULL);
+        INSERT INTO crawl_runs (id, portal_id, started_at, status, sections, args, pages,
+            requests, bytes, new, changed, unchanged, duplicates, removed, failed, message)
+            VALUES (1, 'anbien', 't0', 'degraded', '[]', '{{}}', 1, 2, 3, 1, 1, 0, 0, 0, 0,
+            'no new article for 40 days');
+        INSERT INTO articles (id, portal_id, url, title, body, content_hash, first_seen_at,
+            last_seen_at, parser_version, revision, removed_at)
+            VALUES (1, 'anbien', '{URL_1}', 'Sửa lần hai', '{body}', 'h2', 't0', 't1', 'p',
+            2, 't2');
+        INSERT INTO article_urls VALUES ('{URL_1}', 1, 't0');
+        INSERT INTO images (article_id, position, src, caption) VALUES (1, 0, 'i', 'Đồng chí');
+        INSERT INTO captures (id, article_id, run_id, url, http_status, headers, fetched_at,
+            compression, body, body_sha256, content_hash)
+            VALUES (1, 1, 1, '{URL_1}', 200, '{{}}', 't0', 'zlib', x'00', 's', 'h1');
+        INSERT INTO article_revisions (article_id, revision, content_hash, url, title, body,
+            images, attachments, capture_id, run_id, parser_version, observed_at, reason)
+            VALUES (1, 1, 'h1', '{URL_1}', 'Bản đầu', '[]', '[]', '[]', 1, 1, 'p', 't0', 'new'),
+                   (1, 2, 'h2', '{URL_1}', 'Sửa lần hai', '{body}', '[]', '[]', 1, 1, 'p',
+                    't1', 'edit');
+        INSERT INTO article_events (article_id, run_id, kind, at, detail, http_status, revision)
+            VALUES (1, 1, 'removed', 't2', 'HTTP 404', 404, 2);
+        INSERT INTO frontier (portal_id, url, section, run_id, discovered_at)
+            VALUES ('anbien', '{URL_2}', NULL, 1, 't0');
+        INSERT INTO fetch_failures (run_id, portal_id, url, reason, failed_at)
+            VALUES (1, 'anbien', '{URL_2}', 'HTTP 500', 't0');
+        """
+    )
+    conn.commit()
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+    columns = {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
+    conn.close()
+
+    with Archive.open(path) as archive:
+        assert archive.upgraded is not None and archive.upgraded.from_version == 2
+        assert [h["title"] for h in archive.search("nguyen duc")] == ["Sửa lần hai"]
+        assert [r["title"] for r in archive.history(URL_1)] == ["Bản đầu", "Sửa lần hai"]
+    assert archive.upgraded.backup == path.with_name("archive.v2-backup.sqlite")
+    for table in tables:
+        if table == "meta":
+            continue
+        assert table_rows(path, table, columns[table]) == before[table], table
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn2:
+        context = MigrationContext.configure(
+            conn2, opts={"compare_type": True, "include_object": _not_search_tables}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
