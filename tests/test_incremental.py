@@ -53,8 +53,9 @@ def test_later_state_records_exactly_what_changed(portal_id, replay, tmp_path):
     budget += run["media_requests"]
     assert requests <= budget, (requests, run)
     print(
-        f"{portal_id}: {requests} requests = {run['pages']} listing pages + {run['new']} new "
-        f"+ {run['rechecked']} re-checked + robots.txt"
+        f"{portal_id}: {requests} requests <= {budget} = robots.txt + {run['pages']} listing "
+        f"pages + {run['new']} new + {run['rechecked']} re-checked + {run['retries']} retries "
+        f"+ {run['media_requests']} media of the new articles"
     )
 
     with Archive.open(db) as archive:
