@@ -14,6 +14,7 @@ conditional requests; URLs found but not yet archived when a run was killed
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
@@ -72,6 +73,9 @@ class PortalSpider(scrapy.Spider):
         if bool(portal) == bool(url):
             raise ValueError("give exactly one of -a portal=ID or -a url=LISTING_URL")
         self.profile: Profile = get_profile(portal) if portal else generic_profile(url, section)
+        # A listing crawled without a profile or a section name: each article's
+        # own breadcrumb names its section (the listing's name is the fallback).
+        self.infer_section = bool(url) and not section
         self.sections: list[Section] = self._choose_sections(section, _truthy(all_sections))
         self.live_origin = _origin(self.profile.base_url)
         self.mirror_origin = _origin(mirror.rstrip("/")) if mirror else None
@@ -83,7 +87,7 @@ class PortalSpider(scrapy.Spider):
         if self.mirror_origin:
             self.allowed_netlocs.add(_netloc_with_port(self.mirror_origin))
         self.listing_pages_seen: set[tuple[str, ...]] = set()
-        self.listing_signatures: set[frozenset[str]] = set()
+        self.listing_signatures: set[bytes] = set()
         self.articles_requested: set[str] = set()
         self.origin_checked = False
         self.walked_sections: set[str] = set()
@@ -250,7 +254,7 @@ class PortalSpider(scrapy.Spider):
             )
             if not listing.article_urls:
                 self.crawler.stats.set_value(f"portal/empty_listing/{section}", response.url)
-        signature = frozenset(listing.article_urls)
+        signature = _signature(listing.article_urls)
         if signature and signature in self.listing_signatures:
             # The same entries again (page 1 via "?page=1", "Last" = page N, or a
             # pager that never ends): nothing new here, and nothing to follow.
@@ -359,9 +363,10 @@ class PortalSpider(scrapy.Spider):
             response.body,
             _headers(response),
             profile=self.profile,
-            section=response.meta["section"],
+            section=None if self.infer_section else response.meta["section"],
             rebase=self.live_url,
         )
+        article.section = article.section or response.meta["section"]
         yield ArticleItem(
             portal_id=self.profile.id,
             article=article.to_dict(),
@@ -405,6 +410,13 @@ MAGIC = (
     (b"\xd0\xcf\x11\xe0", "Office document"),
     (b"Rar!", "RAR archive"),
 )
+
+
+def _signature(urls: list[str]) -> bytes:
+    """A listing page's entries as a digest: a long walk keeps 20 bytes per page, not its URLs."""
+    if not urls:
+        return b""
+    return hashlib.sha1("\n".join(sorted(set(urls))).encode(), usedforsecurity=False).digest()
 
 
 def _binary_kind(body: bytes) -> str | None:
