@@ -28,18 +28,9 @@ from portal_crawler.profiles import Profile
 from portal_crawler.urls import canonicalize_url, host_of, is_http_url
 
 POSTBACK_RE = re.compile(r"__doPostBack\(\s*['\"]([^'\"]*)['\"]\s*,\s*['\"]([^'\"]*)['\"]")
-PAGE_WORDS = {
-    "tiếp",
-    "tiếp theo",
-    "sau",
-    "trang sau",
-    "kế",
-    "kế tiếp",
-    "next",
-    "»",
-    "›",
-    ">",
-    ">>",
+NEXT_WORDS = {"tiếp", "tiếp theo", "sau", "trang sau", "kế", "kế tiếp", "next", "»", "›", ">", ">>"}
+# Every word a pager link may show instead of a page number.
+PAGE_WORDS = NEXT_WORDS | {
     "cuối",
     "trang cuối",
     "last",
@@ -57,7 +48,6 @@ PAGE_WORDS = {
     "...",
     "…",
 }
-NEXT_WORDS = {"tiếp", "tiếp theo", "sau", "trang sau", "kế", "kế tiếp", "next", "»", "›", ">", ">>"}
 PAGER_CLASS_RE = re.compile(r"pag(e|er|ing|ination)|phan-?trang|phantrang|lfr-pagination", re.I)
 PAGE_PARAM_RE = re.compile(
     r"(^|_)(page|pageindex|pagenumber|pagenum|pageno|trang|p|cur|start|pg)$", re.I
