@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 
 # "đ" is a letter of its own in Unicode, not "d" with a mark: NFD leaves it whole.
 _LETTERS = str.maketrans({"đ": "d", "Đ": "D"})
@@ -32,6 +33,11 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", bare).casefold()
 
 
+# Words repeat (Vietnamese has a few thousand syllables): highlighting the results of
+# a search folds every word of them, and folding one is far slower than a lookup.
+_fold_word = lru_cache(maxsize=65_536)(fold)
+
+
 def fold_or_none(text: str | None) -> str | None:
     """`fold` for SQL: NULL stays NULL (registered as the SQLite function vn_fold)."""
     return None if text is None else fold(str(text))
@@ -39,10 +45,10 @@ def fold_or_none(text: str | None) -> str | None:
 
 def tokens(text: str) -> list[str]:
     """The folded words of a text, as the search index sees them."""
-    return [fold(match.group(0)) for match in _TOKEN.finditer(text)]
+    return [_fold_word(match.group(0)) for match in _TOKEN.finditer(text)]
 
 
 def token_spans(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, folded word) for each word of the original text, in order."""
     for match in _TOKEN.finditer(text):
-        yield match.start(), match.end(), fold(match.group(0))
+        yield match.start(), match.end(), _fold_word(match.group(0))

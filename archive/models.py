@@ -31,7 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # 3: the search index articles_fts and the views current_articles, articles_by_month;
 #    warc_records, media, media_urls; captures gain warc_file, warc_offset; images and
 #    attachments gain media_sha256; the revision reason "reparse".
-SCHEMA_VERSION = 3
+# 4: indexes on images.src and attachments.url.
+SCHEMA_VERSION = 4
 
 RUN_STATUSES = ("running", "finished", "degraded", "failed", "interrupted")
 # "reparse": the same capture extracted again by a newer parser, not an edit by the portal.
@@ -147,7 +148,8 @@ class ArticleUrl(Base):
 
 class Image(Base):
     __tablename__ = "images"
-    __table_args__ = (UniqueConstraint("article_id", "position"),)
+    # src: storing a downloaded file links the rows with its URL (schema version 4).
+    __table_args__ = (UniqueConstraint("article_id", "position"), Index("ix_images_src", "src"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
@@ -158,7 +160,10 @@ class Image(Base):
 
 class Attachment(Base):
     __tablename__ = "attachments"
-    __table_args__ = (UniqueConstraint("article_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("article_id", "position"),
+        Index("ix_attachments_url", "url"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))

@@ -181,10 +181,16 @@ def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
     """Character spans of `text_` matching any term, merged when only spaces part them."""
     words = list(token_spans(text_))
     spans: list[tuple[int, int]] = []
+    folded = [word[2] for word in words]
     for term in terms:
         size = len(term.words)
+        head, head_is_prefix = term.words[0], term.prefix and size == 1
         for i in range(len(words) - size + 1):
-            if _matches(words[i : i + size], term):
+            # A cheap look at the first word spares most windows the full comparison.
+            first = folded[i]
+            if (first.startswith(head) if head_is_prefix else first == head) and _matches(
+                words[i : i + size], term
+            ):
                 spans.append((words[i][0], words[i + size - 1][1]))
     spans.sort()
     merged: list[tuple[int, int]] = []

@@ -367,6 +367,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
         if not args.url:
             return _die("--url is required when parsing a file")
         url = args.url
+    try:
+        urlsplit(url).hostname  # noqa: B018 - raises on "http://[bad"
+    except ValueError:
+        return _die(f"--url {url!r} is not a valid URL")
     if args.content_type:
         headers["content-type"] = args.content_type
     try:

@@ -70,7 +70,9 @@ class MediaPipeline:
                 if url in self.in_flight or not needs_fetch(archive, url):
                     continue
                 self.in_flight.add(url)
-                await self._fetch(archive, item.portal_id, url)
+                if await self._fetch(archive, item.portal_id, url):
+                    # Stored: the archive answers for it now, so memory stays flat.
+                    self.in_flight.discard(url)
             state = archive.article_state(item.article["url"])
             if state is not None:
                 link_article(archive, state.article_id)
@@ -79,7 +81,8 @@ class MediaPipeline:
             logger.error("Media of %s not stored: %s", item.article["url"], exc)
         return item
 
-    async def _fetch(self, archive: Any, portal_id: str, url: str) -> None:
+    async def _fetch(self, archive: Any, portal_id: str, url: str) -> bool:
+        """Download and store one file; whether it was stored."""
         stats = self.crawler.stats
         stats.inc_value("portal/media_requests")
         request = Request(url, meta={"download_maxsize": self.max_size}, dont_filter=True)
@@ -88,13 +91,13 @@ class MediaPipeline:
         except IgnoreRequest as exc:
             # Offsite, or disallowed by robots.txt: not ours to fetch.
             self._failed(archive, portal_id, url, f"not fetched: {exc or 'ignored'}")
-            return
+            return False
         except Exception as exc:  # network errors, a download cancelled for its size
             message = str(exc) or type(exc).__name__
             if "max size" in message:
                 message = f"larger than {self.max_size} bytes"
             self._failed(archive, portal_id, url, message)
-            return
+            return False
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
         if response.status != 200:
             self._failed(
@@ -105,7 +108,7 @@ class MediaPipeline:
                 http_status=response.status,
                 content_type=content_type,
             )
-            return
+            return False
         store_media(
             archive,
             data_dir(self.crawler),
@@ -116,6 +119,7 @@ class MediaPipeline:
             content_type=content_type,
         )
         stats.inc_value("portal/media_stored")
+        return True
 
     async def _download(self, request: Request) -> Response:
         engine = self.crawler.engine

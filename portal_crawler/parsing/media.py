@@ -108,7 +108,7 @@ def absolute_url(href: str, base: str, rebase: Callable[[str], str] | None) -> s
     try:
         url = urljoin(base, href)
     except ValueError:  # a malformed host ("http://[x"): kept as written
-        url = href
+        return quote(href, safe=":/?#[]@!$&'()*+,;=%~")
     # Raw spaces and non-ASCII in paths are written percent-encoded, as browsers send them.
     url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
     if rebase is not None:
@@ -127,7 +127,10 @@ _DOWNLOAD_HANDLER = re.compile(
 
 
 def is_file_url(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[x"
+        return False
     if _FILE_EXT_RE.search(parts.path) or _DOWNLOAD_HANDLER.search(parts.path):
         return True
     if "fileticket=" in parts.query.lower():
@@ -157,5 +160,8 @@ def attachment_name(text: str, title: str | None, url: str) -> str:
     if not name:
         name = normalize_text(title or "")
     if not name:
-        name = urlsplit(url).path.rsplit("/", 1)[-1]
+        try:
+            name = urlsplit(url).path.rsplit("/", 1)[-1]
+        except ValueError:  # "http://[x"
+            name = url
     return name

@@ -125,6 +125,13 @@ def canonical_url(
 
 
 def _names_article(candidate: str, url: str, section_paths: Iterable[str]) -> bool:
+    try:
+        return _same_article(candidate, url, section_paths)
+    except ValueError:  # a malformed URL ("http://[x") names nothing
+        return False
+
+
+def _same_article(candidate: str, url: str, section_paths: Iterable[str]) -> bool:
     if not candidate.lower().startswith(("http://", "https://")):
         return False
     if host_of(candidate) != host_of(url):

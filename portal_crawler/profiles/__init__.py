@@ -301,8 +301,11 @@ def get_profile(portal_id: str) -> Profile:
 
 
 def profile_for_url(url: str) -> Profile | None:
-    """The profile whose portal serves this URL's host, if any."""
-    host = (urlsplit(url).hostname or "").lower()
+    """The profile whose portal serves this URL's host, if any (None for a malformed URL)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
     for profile in load_profiles().values():
         if host in profile.hosts:
             return profile
