@@ -8,7 +8,7 @@ import json
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -566,8 +566,12 @@ class Archive:
         headers: dict[str, str],
         run_id: int | None,
         parser_version: str,
+        aliases: Iterable[str] = (),
     ) -> StoreResult:
         """Store one parsed article and its raw response, all in one transaction.
+
+        `aliases` are other URLs that led here (a listing's link before its
+        redirects): recorded too, so the next crawl knows that link.
 
         The article is the one already known by its canonical or fetched URL
         ("unchanged" or "changed"), else one of the same portal with the same
@@ -579,7 +583,7 @@ class Archive:
         record = _gold_record(article)
         digest = content_hash(record)
         body_sha = hashlib.sha256(raw_body).hexdigest()
-        urls = list(dict.fromkeys([record["url"], fetched_url]))
+        urls = list(dict.fromkeys([record["url"], fetched_url, *aliases]))
         now = utc_now()
         with self._write.begin() as session:
             portal = self._portal(session, portal_id)

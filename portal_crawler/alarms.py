@@ -52,6 +52,7 @@ class RunObservation:
     present: Counter[str] = field(default_factory=Counter)
     extraction_failures: int = 0
     empty_listings: list[tuple[str, str]] = field(default_factory=list)  # (section, url)
+    failed_listings: list[tuple[str, str]] = field(default_factory=list)  # (section, why)
     new: int = 0
     unchanged: int = 0
     fetch_failures: int = 0
@@ -92,6 +93,11 @@ def check_alarms(
         f"{portal_id}: the listing of section '{section}' yielded no article links "
         f"({url}); has the layout changed?"
         for section, url in run.empty_listings
+    ]
+    messages += [
+        f"{portal_id}: a listing page of section '{section}' could not be read: {why}; "
+        "has the section moved?"
+        for section, why in run.failed_listings
     ]
     if run.pagination_stopped_at:
         messages.append(

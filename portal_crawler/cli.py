@@ -43,6 +43,14 @@ def _die(message: str, code: int = 2) -> int:
     return code
 
 
+def _valid_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # "http://[bad", a port that is not a number
+        return False
+
+
 def _parse_setting(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
@@ -303,6 +311,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     portal_ids = list(load_profiles()) if args.all else args.portals
     if sum(map(bool, (portal_ids, args.url))) != 1 or (args.all and args.portals):
         return _die("give portal ids, --all or --url LISTING_URL (one of them)")
+    for option, value in (("--url", args.url), ("--mirror", args.mirror)):
+        if value and not _valid_http_url(value):
+            return _die(
+                f"{option} must be an http(s) URL such as https://xa.gov.vn/tin-tuc, not {value!r}"
+            )
     try:
         for portal_id in portal_ids:
             profile = get_profile(portal_id)
@@ -351,6 +364,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
     source = args.source
     headers: dict[str, str] = {}
     if source.startswith(("http://", "https://")) and not Path(source).exists():
+        if not _valid_http_url(source):
+            return _die(f"{source!r} is not a valid URL")
         request = urllib.request.Request(source, headers={"User-Agent": "portal-archive"})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310

@@ -46,3 +46,11 @@ class NotModifiedItem:
 
     portal_id: str
     url: str
+
+
+@dataclass
+class DuplicateItem:
+    """An article page reached a second time in one run (another URL, same article)."""
+
+    portal_id: str
+    urls: list[str]

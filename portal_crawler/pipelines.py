@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.task import LoopingCall
@@ -20,7 +19,12 @@ from archive import Archive, ArchiveError, LockHeld
 from archive.warcs import link_capture
 from portal_crawler import failpoints
 from portal_crawler.alarms import RunObservation, check_alarms, usual_first_page_links
-from portal_crawler.items import ArticleItem, FetchFailureItem, NotModifiedItem
+from portal_crawler.items import (
+    ArticleItem,
+    DuplicateItem,
+    FetchFailureItem,
+    NotModifiedItem,
+)
 from portal_crawler.parsing.article import Article, missing_fields
 
 logger = logging.getLogger(__name__)
@@ -62,7 +66,10 @@ class ValidatePipeline:
 
 
 class DedupPipeline:
-    """One article reached twice in a run (two URLs, same canonical) is stored once."""
+    """One article reached twice in a run (two URLs, same canonical) is stored once.
+
+    The second arrival becomes a DuplicateItem, so its URLs still leave the frontier.
+    """
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
@@ -71,7 +78,9 @@ class DedupPipeline:
         if isinstance(item, ArticleItem):
             url = item.article["url"]
             if url in self.seen:
-                raise DropItem(f"already archived in this run: {url}")
+                logger.info("already archived in this run: %s", url)
+                urls = {item.requested_url, item.fetched_url} - {None}
+                return DuplicateItem(item.portal_id, sorted(urls))  # type: ignore[arg-type]
             self.seen.add(url)
         return item
 
@@ -108,12 +117,7 @@ class ArchivePipeline:
             self.fatal = f"cannot use the archive: {_cause(exc)}"
             logger.error("%s: %s", spider.profile.id, self.fatal)
             self.crawler.portal_blocked = self.fatal  # type: ignore[attr-defined]
-            self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
-                "run_id": self.run_id,
-                "status": "failed",
-                "message": self.fatal,
-                **self.counts,
-            }
+            self._publish("failed", self.fatal, self.counts)
             if self.archive is not None:
                 with contextlib.suppress(SQLAlchemyError, OSError):
                     self.archive.close()
@@ -160,7 +164,9 @@ class ArchivePipeline:
         self.crawler.portal_archive = archive  # type: ignore[attr-defined]
         self.crawler.portal_run_id = self.run_id  # type: ignore[attr-defined]
         self.heartbeat = LoopingCall(archive.heartbeat, profile.id)
-        self.heartbeat.start(settings.getfloat("PORTAL_LOCK_HEARTBEAT", 60.0), now=False)
+        beating = self.heartbeat.start(settings.getfloat("PORTAL_LOCK_HEARTBEAT", 60.0), now=False)
+        # Losing the lock (taken over after a stall) or the database: stop writing.
+        beating.addErrback(lambda failure: self._stop(f"lost the crawl lock: {failure.value}"))
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         archive = self.archive
@@ -179,7 +185,11 @@ class ArchivePipeline:
         deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_error"))
 
     def _write(self, archive: Archive, item: Any) -> None:
-        if isinstance(item, NotModifiedItem):
+        if isinstance(item, DuplicateItem):
+            self._count("duplicates")
+            for url in item.urls:
+                archive.frontier_done(item.portal_id, url)
+        elif isinstance(item, NotModifiedItem):
             archive.touch_unchanged(item.url, run_id=self.run_id)
             self._count("unchanged")
         elif isinstance(item, FetchFailureItem):
@@ -194,6 +204,7 @@ class ArchivePipeline:
                 headers=item.headers,
                 run_id=self.run_id,
                 parser_version=item.parser_version,
+                aliases=[item.requested_url] if item.requested_url else [],
             )
             self._count("duplicates" if result.status == "duplicate" else result.status)
             if result.capture_id is not None and item.extra.get("warc"):
@@ -237,37 +248,34 @@ class ArchivePipeline:
             return
         if self.heartbeat is not None and self.heartbeat.running:
             self.heartbeat.stop()
+        if self.locked and self.run_id is not None and not self.fatal:
+            try:
+                status, summary, message = self._summarise(archive)
+                archive.finish_run(self.run_id, status, summary, message=message)
+                archive.release_lock(self.portal_id)
+                self._publish(status, message, summary)
+            except (SQLAlchemyError, ArchiveError, OSError) as exc:
+                self.fatal = f"cannot write to the archive: {_cause(exc)}"
         if self.fatal:
             with contextlib.suppress(SQLAlchemyError, ArchiveError, OSError):
                 archive.finish_run(self.run_id, "failed", dict(self.counts), message=self.fatal)
             with contextlib.suppress(SQLAlchemyError, ArchiveError, OSError):
                 archive.release_lock(self.portal_id)
-            self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
-                "run_id": self.run_id,
-                "status": "failed",
-                "message": self.fatal,
-                **self.counts,
-            }
-        elif self.locked and self.run_id is not None:
-            status, summary, message = self._summarise(archive)
-            archive.finish_run(self.run_id, status, summary, message=message)
-            archive.release_lock(self.portal_id)
-            self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
-                "run_id": self.run_id,
-                "status": status,
-                "message": message,
-                **summary,
-            }
-        else:
-            self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
-                "run_id": self.run_id,
-                "status": "refused",
-                "message": getattr(self.crawler, "portal_refused", None),
-                **self.counts,
-            }
+            self._publish("failed", self.fatal, self.counts)
+        elif not self.locked:
+            self._publish("refused", getattr(self.crawler, "portal_refused", None), self.counts)
         with contextlib.suppress(SQLAlchemyError, OSError):
             archive.close()
         self.archive = None
+
+    def _publish(self, status: str, message: str | None, figures: dict[str, Any]) -> None:
+        """The run's summary, for the command line's report and exit code."""
+        self.crawler.portal_run_summary = {  # type: ignore[attr-defined]
+            "run_id": self.run_id,
+            "status": status,
+            "message": message,
+            **figures,
+        }
 
     def _summarise(self, archive: Archive) -> tuple[str, dict[str, Any], str | None]:
         stats = self.crawler.stats
@@ -310,6 +318,11 @@ class ArchivePipeline:
         observation.usual_first_page_links = usual_first_page_links(
             [run for run in archive.runs(self.portal_id, limit=20) if run["id"] != self.run_id]
         )
+        observation.failed_listings = [
+            (key.split("/", 2)[2], why)
+            for key, why in stats.get_stats().items()
+            if key.startswith("portal/listing_failed/")
+        ]
         observation.empty_listings = [
             (key.split("/", 2)[2], url)
             for key, url in stats.get_stats().items()

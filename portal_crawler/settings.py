@@ -43,8 +43,6 @@ REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
-# An article reached twice in a run is dropped once: routine, not a warning.
-DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
     # Our offsite rules (exact host:port of the portal and its mirror) replace Scrapy's.

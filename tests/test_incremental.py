@@ -228,3 +228,71 @@ def test_partial_failure_exit_code(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr[-2000:]
     run = summaries(result)[0]
     assert (run["new"], run["failed"], run["failed_transient"]) == (1, 1, 1)
+
+
+def _redirecting_portal(tmp_path, *, listing_status: int = 200):
+    from tests.snapshot_builder import article_page, listing_page, make_snapshot
+
+    title = "Xã tổng kết công tác dân vận năm 2020 thành công tốt đẹp"
+    text = (
+        "Sáng ngày 3/8, UBND xã tổ chức hội nghị tổng kết công tác dân vận năm 2020 với sự "
+        "tham dự của đại diện các ban, ngành, đoàn thể và nhân dân trên địa bàn xã."
+    )
+    listing = {"path": "/tin-tuc", "status": listing_status}
+    if listing_status == 200:
+        listing["text"] = listing_page([("/tin.aspx?id=1", title)])
+    return make_snapshot(
+        tmp_path / "xa",
+        [
+            {"path": "/robots.txt", "headers": {"Content-Type": "text/plain"}, "text": ""},
+            listing,
+            # The listing links an old address that redirects to the article's own.
+            {"path": "/tin.aspx?id=1", "status": 301, "headers": {"Location": "/tin/bai-1.html"}},
+            {
+                "path": "/tin/bai-1.html",
+                "text": article_page(title, "(10:40 | 03/08/2020)", [text, text + " Đoạn hai."]),
+            },
+        ],
+    )
+
+
+def test_a_listing_link_that_redirects_is_known_on_the_next_run(tmp_path):
+    snapshot = _redirecting_portal(tmp_path)
+    db = tmp_path / "archive.sqlite"
+    with ReplayServer(snapshot) as server:
+        listing = server.origin + "/tin-tuc"
+        first = summaries(crawl(db, "--url", listing, mirror=server.origin))[0]
+        server.clear_requests()
+        second = summaries(
+            crawl(
+                db,
+                "--url",
+                listing,
+                "--recheck-last",
+                "0",
+                "--recheck-days",
+                "0",
+                mirror=server.origin,
+            )
+        )[0]
+        asked = [path for _, path, _ in server.requests]
+    assert first["new"] == 1
+    assert second["new"] == 0
+    assert "/tin.aspx?id=1" not in asked  # the old address is remembered as the article's
+    with Archive.open(db) as archive:
+        assert archive.frontier_pending(archive.runs()[0]["portal"]) == []
+
+
+def test_a_listing_that_cannot_be_read_ends_degraded(tmp_path):
+    snapshot = _redirecting_portal(tmp_path, listing_status=404)
+    with ReplayServer(snapshot) as server:
+        result = crawl(
+            tmp_path / "a.sqlite",
+            "--url",
+            server.origin + "/tin-tuc",
+            mirror=server.origin,
+            check=False,
+        )
+    assert result.returncode == 3, result.stdout + result.stderr[-2000:]
+    run = summaries(result)[0]
+    assert "could not be read" in run["message"] and "HTTP 404" in run["message"]

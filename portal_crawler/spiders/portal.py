@@ -87,7 +87,8 @@ class PortalSpider(scrapy.Spider):
         if self.mirror_origin:
             self.allowed_netlocs.add(_netloc_with_port(self.mirror_origin))
         self.listing_pages_seen: set[tuple[str, ...]] = set()
-        self.listing_signatures: set[bytes] = set()
+        self.listing_signatures: set[tuple[str, bytes]] = set()
+        self.listing_pages_walked: dict[str, int] = {}
         self.articles_requested: set[str] = set()
         self.origin_checked = False
         self.walked_sections: set[str] = set()
@@ -174,7 +175,7 @@ class PortalSpider(scrapy.Spider):
         walked = [
             run
             for run in (archive.runs(self.profile.id) if archive is not None else [])
-            if run["status"] in ("finished", "degraded")
+            if run["status"] == "finished"  # a degraded walk may have stopped short
         ]
         self.walked_sections = {name for run in walked for name in (run["sections"] or [])}
         if archive is not None:
@@ -255,12 +256,13 @@ class PortalSpider(scrapy.Spider):
             if not listing.article_urls:
                 self.crawler.stats.set_value(f"portal/empty_listing/{section}", response.url)
         signature = _signature(listing.article_urls)
-        if signature and signature in self.listing_signatures:
+        if signature and (section, signature) in self.listing_signatures:
             # The same entries again (page 1 via "?page=1", "Last" = page N, or a
             # pager that never ends): nothing new here, and nothing to follow.
             self.crawler.stats.inc_value("portal/listing_repeats")
             return
-        self.listing_signatures.add(signature)
+        self.listing_signatures.add((section, signature))
+        self.listing_pages_walked[section] = self.listing_pages_walked.get(section, 0) + 1
 
         # Not archived yet (or archived, then removed, and listed again).
         unarchived = [u for u in listing.article_urls if self._is_new(u)]
@@ -280,9 +282,9 @@ class PortalSpider(scrapy.Spider):
             # Every entry of this page is archived: the rest of the listing is older.
             self.crawler.stats.inc_value("portal/listing_stops")
             return
-        if len(self.listing_pages_seen) >= self.max_listing_pages:
+        if self.listing_pages_walked[section] >= self.max_listing_pages:
             self.logger.warning(
-                "Stopping pagination at %d listing pages", len(self.listing_pages_seen)
+                "Stopping pagination of %s at %d listing pages", section, self.max_listing_pages
             )
             self.crawler.stats.set_value("portal/pagination_stopped", self.max_listing_pages)
             return
@@ -390,6 +392,10 @@ class PortalSpider(scrapy.Spider):
         else:
             reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
         self.logger.warning("Failed %s: %s", url, reason)
+        if "listing_page" in request.meta:
+            # A listing that cannot be read is drift (a moved section), not a lost article.
+            section = request.meta["section"]
+            self.crawler.stats.set_value(f"portal/listing_failed/{section}", f"{url} ({reason})")
         gone = status in GONE_STATUSES
         # 4xx answers and requests we chose not to send (robots.txt, offsite)
         # will not go away by themselves; 5xx and network errors may.
