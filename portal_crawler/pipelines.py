@@ -248,6 +248,7 @@ class ArchivePipeline:
             return
         if self.heartbeat is not None and self.heartbeat.running:
             self.heartbeat.stop()
+        self.fatal = self.fatal or getattr(self.crawler, "portal_archive_error", None)
         if self.locked and self.run_id is not None and not self.fatal:
             try:
                 status, summary, message = self._summarise(archive)

@@ -20,7 +20,10 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.exc import SQLAlchemyError
 
+from archive.errors import ArchiveError
 from archive.paths import data_dir_for
 from archive.warcs import (
     DEFAULT_MAX_SIZE,
@@ -115,13 +118,30 @@ class WarcCaptureMiddleware:
             protocol=response.protocol or "HTTP/1.1",
             ip_address=str(response.ip_address) if response.ip_address else None,
         )
-        location = self._writer(spider).write(exchange)
+        try:
+            location = self._writer(spider).write(exchange)
+        except (OSError, SQLAlchemyError, ArchiveError) as exc:
+            self._stop(exc)
+            return response
         request.meta[META_KEY] = location.as_dict()
         self.crawler.stats.inc_value(f"warc/{location.record_type}")
         return response
 
+    def _stop(self, exc: BaseException) -> None:
+        """WARC files cannot be written (a full disk): the crawl stops and says why, once."""
+        if getattr(self.crawler, "portal_archive_error", None):
+            return
+        original = getattr(exc, "orig", None)
+        message = f"cannot write the WARC capture: {str(original or exc).splitlines()[0]}"
+        logger.error("%s; stopping the crawl", message)
+        self.crawler.portal_archive_error = message  # type: ignore[attr-defined]
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_error"))
+
     def spider_closed(self, spider: Spider) -> None:
         if self.writer is not None:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except OSError as exc:  # the disk filled up: already reported by _stop
+                logger.error("cannot close the WARC file: %s", exc)
             for path in self.writer.files:
                 logger.info("WARC file %s", path)

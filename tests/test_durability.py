@@ -115,3 +115,21 @@ def test_killed_during_a_database_write_leaves_no_half_stored_article(replay, tm
     crawl(db, "mocaynam", mirror=server.origin)
     with Archive.open(db) as archive:
         assert sorted(a["url"] for a in archive.iter_articles("mocaynam")) == sorted(gold)
+
+
+def test_a_full_disk_under_the_warc_files_stops_the_crawl_cleanly(replay, small_disk, tmp_path):
+    warcs = small_disk("64k")
+    db = tmp_path / "archive.sqlite"
+    result = crawl(
+        db,
+        "hailang",
+        "-s",
+        f"PORTAL_WARC_DIR={warcs}",
+        mirror=replay("hailang").origin,
+        check=False,
+    )
+    assert result.returncode == 4, result.stdout + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "cannot write the WARC capture" in summaries(result)[0]["message"]
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -21,11 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import FormRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
+from archive import ArchiveError
 from portal_crawler.items import ArticleItem, FetchFailureItem, NotModifiedItem
 from portal_crawler.listing import HOME_PATH_RE, ListingPage, analyse_listing
 from portal_crawler.parsing import PARSER_VERSION, parse_article
@@ -34,6 +36,8 @@ from portal_crawler.postback import postback_form
 from portal_crawler.profiles import Profile, Section, generic_profile, get_profile
 from portal_crawler.urls import canonicalize_url, host_of
 
+# What a full disk, a read-only file or a locked database raise through the archive.
+ARCHIVE_ERRORS = (SQLAlchemyError, ArchiveError, OSError)
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 GONE_STATUSES = (404, 410)
 
@@ -167,6 +171,15 @@ class PortalSpider(scrapy.Spider):
 
     # -- crawl ----------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
+        try:
+            requests = list(self._start_requests())
+        except ARCHIVE_ERRORS as exc:
+            self._archive_failed(exc)
+            return
+        for request in requests:
+            yield request
+
+    def _start_requests(self) -> Iterator[Request]:
         if getattr(self.crawler, "portal_blocked", None):
             return  # the lock is held elsewhere, or the archive is unusable: say so, stop
         archive = self.archive
@@ -238,6 +251,20 @@ class PortalSpider(scrapy.Spider):
         return not failures or failures[-1]["http_status"] not in GONE_STATUSES
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
+        try:
+            yield from self._parse_listing(response)
+        except ARCHIVE_ERRORS as exc:
+            raise CloseSpider(self._archive_failed(exc)) from exc
+
+    def _archive_failed(self, exc: BaseException) -> str:
+        """The archive cannot be read or written from the spider: stop, and say why once."""
+        original = getattr(exc, "orig", None)
+        message = f"cannot use the archive: {str(original or exc).splitlines()[0]}"
+        self.logger.error("%s: %s; stopping the crawl", self.profile.id, message)
+        self.crawler.portal_archive_error = message  # type: ignore[attr-defined]
+        return "archive_error"
+
+    def _parse_listing(self, response: Response) -> Iterator[Any]:
         response = self._live(response)
         section = response.meta["section"]
         page_no = response.meta.get("listing_page", 1)
