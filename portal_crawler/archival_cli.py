@@ -84,7 +84,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
 def cmd_import_warc(args: argparse.Namespace) -> int:
     from warcio.exceptions import ArchiveLoadFailed
 
-    from archive import Archive, default_db_path
+    from archive import Archive, LockHeld, default_db_path
     from archive.paths import data_dir_for
     from portal_crawler import cli
     from portal_crawler.importwarc import import_warc
@@ -105,8 +105,12 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
                 sections=sections,
                 media=args.media,
             )
-    except ArchiveLoadFailed as exc:
-        return cli._die(f"{args.warc} is not a readable WARC file: {exc}", 1)
+    except LockHeld as exc:
+        return cli._die(f"refused: {exc}", cli.EXIT_LOCKED)
+    except (ArchiveLoadFailed, AttributeError, ValueError, EOFError) as exc:
+        # warcio raises plain errors on records it cannot read (no target URI, a
+        # status line that is not a number, a truncated gzip member).
+        return cli._die(f"{args.warc} is not a readable WARC file: {exc!r}", 1)
     result = summary.as_dict()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -126,7 +130,8 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
                 f"({', '.join(s.url for s in sections or profile.sections)})",
                 file=sys.stderr,
             )
-    return 0 if result["new"] + result["changed"] + result["unchanged"] else 1
+    stored = result["new"] + result["changed"] + result["unchanged"] + result.get("duplicates", 0)
+    return 0 if stored else 1
 
 
 COMMANDS = {"reparse": cmd_reparse, "import-warc": cmd_import_warc}
