@@ -5,33 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from archive import Archive, ArchiveError, default_db_path, format_stats
+from archive import ArchiveError, default_db_path, format_stats
+from portal_crawler.cli_common import DB_HELP
+from portal_crawler.cli_common import die as _die
+from portal_crawler.cli_common import open_existing as _open
 
-DB_HELP = (
-    "SQLite archive file or SQLAlchemy URL "
-    "(default: $PORTAL_ARCHIVE_DB, else $XDG_DATA_HOME/portal-archive/archive.sqlite)"
-)
 QUERY_HELP = (
     "words to find, with or without diacritics (all must match); "
     '"a phrase", prefix*, a OR b, -excluded, title:/lead:/body:/captions: word'
 )
 BOLD, PLAIN = "\x1b[1m", "\x1b[0m"
-
-
-def _die(message: str, code: int = 2) -> int:
-    print(f"portal-archive: error: {message}", file=sys.stderr)
-    return code
-
-
-def _open(db: str | None) -> Archive | None:
-    path = db or default_db_path()
-    if not str(path).startswith(("sqlite:", "postgresql")) and not Path(path).exists():
-        _die(f"no archive at {path}; run `portal-archive crawl` first", 1)
-        return None
-    return Archive.open(path)
 
 
 def add_commands(commands: Any) -> None:

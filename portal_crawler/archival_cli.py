@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DB_HELP = (
-    "SQLite archive file or SQLAlchemy URL "
-    "(default: $PORTAL_ARCHIVE_DB, else $XDG_DATA_HOME/portal-archive/archive.sqlite)"
-)
+from portal_crawler.cli_common import DB_HELP
 
 
 def add_commands(commands: Any) -> None:

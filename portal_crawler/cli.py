@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from archive import Archive, ArchiveError, default_db_path
 from archive.export import ExportFilter, export_jsonl, iter_records, write_export
 from portal_crawler import analysis_cli, archival_cli
+from portal_crawler.cli_common import DB_HELP
+from portal_crawler.cli_common import die as _die
+from portal_crawler.cli_common import open_existing as _open_existing
 from portal_crawler.profiles import (
     PROFILE_DIRS_ENV,
     ProfileError,
@@ -31,16 +34,6 @@ EXIT_USAGE = 2
 EXIT_DEGRADED = 3  # an alarm: the portal's layout or publishing changed
 EXIT_FATAL = 4  # the crawl could not run or crashed
 EXIT_LOCKED = 75  # another crawl of the portal holds its lock (EX_TEMPFAIL: try later)
-
-DB_HELP = (
-    "SQLite archive file or SQLAlchemy URL "
-    "(default: $PORTAL_ARCHIVE_DB, else $XDG_DATA_HOME/portal-archive/archive.sqlite)"
-)
-
-
-def _die(message: str, code: int = 2) -> int:
-    print(f"portal-archive: error: {message}", file=sys.stderr)
-    return code
 
 
 def _valid_http_url(url: str) -> bool:
@@ -399,14 +392,6 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 # -- export, portals, eval ----------------------------------------------------------------
-def _open_existing(db: str | None) -> Archive | None:
-    path = db or default_db_path()
-    if not str(path).startswith(("sqlite:", "postgresql")) and not Path(path).exists():
-        _die(f"no archive at {path}; run `portal-archive crawl` first", 1)
-        return None
-    return Archive.open(path)
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     archive = _open_existing(args.db)
     if archive is None:

@@ -20,18 +20,9 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
-from portal_crawler.urls import is_http_url
+from portal_crawler.urls import host_and_port, is_http_url
 
 logger = logging.getLogger(__name__)
-
-
-def _netloc(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
-    return f"{host}:{port}"
 
 
 class PortalOffsiteMiddleware:
@@ -58,7 +49,7 @@ class PortalOffsiteMiddleware:
         if not is_http_url(request.url):
             stats.inc_value("offsite/bad_scheme")
             raise IgnoreRequest(f"not an http(s) URL: {request.url}")
-        if _netloc(request.url) not in allowed:
+        if host_and_port(request.url) not in allowed:
             stats.inc_value("offsite/filtered")
             logger.info("Not following offsite URL %s", request.url)
             raise IgnoreRequest(f"offsite: {request.url}")

@@ -202,3 +202,13 @@ def rebase_url(url: str, from_origin: str, to_origin: str) -> str:
     parts = urlsplit(url.strip())
     target = urlsplit(to_origin.strip())
     return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+
+
+def host_and_port(url: str) -> str:
+    """ "host:port" with the scheme's default port filled in: how the offsite rules compare."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:  # a port that is not a number
+        port = -1
+    return f"{(parts.hostname or '').lower()}:{port}"

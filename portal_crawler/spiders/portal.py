@@ -34,7 +34,7 @@ from portal_crawler.parsing import PARSER_VERSION, parse_article
 from portal_crawler.parsing.decode import decode_html
 from portal_crawler.postback import postback_form
 from portal_crawler.profiles import Profile, Section, generic_profile, get_profile
-from portal_crawler.urls import canonicalize_url, host_of
+from portal_crawler.urls import canonicalize_url, host_and_port, host_of
 
 # What a full disk, a read-only file or a locked database raise through the archive.
 ARCHIVE_ERRORS = (SQLAlchemyError, ArchiveError, OSError)
@@ -45,12 +45,6 @@ GONE_STATUSES = (404, 410)
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def _netloc_with_port(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
-    return f"{(parts.hostname or '').lower()}:{port}"
 
 
 def _truthy(value: Any) -> bool:
@@ -85,11 +79,7 @@ class PortalSpider(scrapy.Spider):
         self.mirror_origin = _origin(mirror.rstrip("/")) if mirror else None
         self.full = _truthy(full)
         self.max_listing_pages = int(max_listing_pages)
-        self.allowed_netlocs = {
-            f"{host}:{port}" for host in self.profile.hosts for port in (80, 443)
-        } | {_netloc_with_port(self.profile.base_url)}
-        if self.mirror_origin:
-            self.allowed_netlocs.add(_netloc_with_port(self.mirror_origin))
+        self.allowed_netlocs = self._home_netlocs()
         self.listing_pages_seen: set[tuple[str, ...]] = set()
         self.listing_signatures: set[tuple[str, bytes]] = set()
         self.listing_pages_walked: dict[str, int] = {}
@@ -107,6 +97,14 @@ class PortalSpider(scrapy.Spider):
         if "max_listing_pages" not in kwargs:
             spider.max_listing_pages = settings.getint("PORTAL_MAX_LISTING_PAGES", 1000)
         return spider
+
+    def _home_netlocs(self) -> set[str]:
+        """host:port pairs the crawl may request: the portal's hosts and the mirror."""
+        netlocs = {f"{host}:{port}" for host in self.profile.hosts for port in (80, 443)}
+        netlocs.add(host_and_port(self.profile.base_url))
+        if self.mirror_origin:
+            netlocs.add(host_and_port(self.mirror_origin))
+        return netlocs
 
     def _choose_sections(self, name: str | None, everything: bool) -> list[Section]:
         if everything:
@@ -163,9 +161,7 @@ class PortalSpider(scrapy.Spider):
         ]
         self.profile = replace(self.profile, base_url=self.live_origin, sections=tuple(rebased))
         self.sections = list(rebased)
-        self.allowed_netlocs |= {
-            f"{host}:{port}" for host in self.profile.hosts for port in (80, 443)
-        } | {_netloc_with_port(self.live_origin)}
+        self.allowed_netlocs |= self._home_netlocs()
         self.logger.info("Listing declares itself at %s: recording URLs there", self.live_origin)
         return True
 
@@ -374,7 +370,8 @@ class PortalSpider(scrapy.Spider):
                 transient=False,
             )
             return
-        content_type = _headers(response).get("content-type", "").split(";")[0].strip().lower()
+        headers = _headers(response)
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         kind = _binary_kind(response.body) or (
             content_type if content_type not in HTML_TYPES else None
         )
@@ -390,7 +387,7 @@ class PortalSpider(scrapy.Spider):
         article = parse_article(
             response.url,
             response.body,
-            _headers(response),
+            headers,
             profile=self.profile,
             section=None if self.infer_section else response.meta["section"],
             rebase=self.live_url,
@@ -401,7 +398,7 @@ class PortalSpider(scrapy.Spider):
             article=article.to_dict(),
             fetched_url=response.url,
             http_status=response.status,
-            headers=_headers(response),
+            headers=headers,
             raw_body=response.body,
             parser_version=PARSER_VERSION,
             requested_url=requested,
