@@ -1055,6 +1055,21 @@ class Archive:
                 for cap in session.scalars(stmt)
             ]
 
+    def last_failure_status(self, portal_id: str, url: str) -> int | None | Literal[False]:
+        """HTTP status of the URL's latest recorded failure (None: not HTTP; False: none).
+
+        Uses the (portal_id, url) index: the spider asks this for listing links.
+        """
+        stmt = (
+            select(FetchFailure.http_status)
+            .where(FetchFailure.portal_id == portal_id, FetchFailure.url == url)
+            .order_by(FetchFailure.id.desc())
+            .limit(1)
+        )
+        with self._read() as session:
+            row = session.execute(stmt).first()
+        return False if row is None else row[0]
+
     def failures(
         self, run_id: int | None = None, *, url: str | None = None
     ) -> list[dict[str, Any]]:

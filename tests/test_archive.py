@@ -547,3 +547,15 @@ def test_two_archives_on_one_file_share_data_while_a_reader_is_open(
         assert other.is_known_url(ARTICLE["url"])
     reader.close()
     assert arc.count_articles() == 2
+
+
+def test_last_failure_status_of_a_url(tmp_path):
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        archive.upsert_portal("p", "P", "https://p.gov.vn")
+        assert archive.last_failure_status("p", "https://p.gov.vn/a") is False
+        archive.record_failure("p", "https://p.gov.vn/a", "HTTP 503", http_status=503)
+        archive.record_failure("p", "https://p.gov.vn/a", "HTTP 404", http_status=404)
+        archive.record_failure("p", "https://p.gov.vn/b", "TimeoutError: took too long")
+        assert archive.last_failure_status("p", "https://p.gov.vn/a") == 404
+        assert archive.last_failure_status("p", "https://p.gov.vn/b") is None
+        assert archive.last_failure_status("other", "https://p.gov.vn/a") is False

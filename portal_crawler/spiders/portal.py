@@ -242,9 +242,8 @@ class PortalSpider(scrapy.Spider):
         state = archive.article_state(url)
         if state is not None:
             return state.removed_at is not None
-        failures = archive.failures(url=url)
         # A listed link that answered 404/410 is retried by `--full` passes only.
-        return not failures or failures[-1]["http_status"] not in GONE_STATUSES
+        return archive.last_failure_status(self.profile.id, url) not in GONE_STATUSES
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         try:
