@@ -26,6 +26,7 @@ from portal_crawler.items import (
     NotModifiedItem,
 )
 from portal_crawler.parsing.article import Article, missing_fields
+from portal_crawler.seen import DiskSet
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class DedupPipeline:
     """
 
     def __init__(self) -> None:
-        self.seen: set[str] = set()
+        self.seen = DiskSet()  # flat in memory, however many articles the run stores
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if isinstance(item, ArticleItem):

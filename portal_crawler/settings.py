@@ -68,6 +68,9 @@ EXTENSIONS = {
 # Off a terminal, a progress line every this many seconds (0: none).
 PORTAL_PROGRESS_INTERVAL = 60.0
 
+# Scrapy's duplicate filter with its fingerprints on disk: flat memory at any size.
+DUPEFILTER_CLASS = "portal_crawler.seen.DiskDupeFilter"
+
 ITEM_PIPELINES = {
     "portal_crawler.pipelines.ValidatePipeline": 100,
     "portal_crawler.pipelines.DedupPipeline": 200,

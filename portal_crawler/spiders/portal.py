@@ -34,6 +34,7 @@ from portal_crawler.parsing import PARSER_VERSION, parse_article
 from portal_crawler.parsing.decode import decode_html
 from portal_crawler.postback import postback_form
 from portal_crawler.profiles import Profile, Section, generic_profile, get_profile
+from portal_crawler.seen import DiskSet
 from portal_crawler.urls import canonicalize_url, host_and_port, host_of
 
 # What a full disk, a read-only file or a locked database raise through the archive.
@@ -83,7 +84,8 @@ class PortalSpider(scrapy.Spider):
         self.listing_pages_seen: set[tuple[str, ...]] = set()
         self.listing_signatures: set[tuple[str, bytes]] = set()
         self.listing_pages_walked: dict[str, int] = {}
-        self.articles_requested: set[str] = set()
+        # On disk: a crawl of a large portal requests hundreds of thousands of URLs.
+        self.articles_requested = DiskSet()
         self.origin_checked = False
         self.walked_sections: set[str] = set()
 
