@@ -366,11 +366,13 @@ def read_response(path: Path, offset: int) -> WarcResponse:
     raise ValueError(f"no WARC record at offset {offset} of {path}")
 
 
-def iter_responses(path: Path) -> Iterator[WarcResponse]:
+def iter_responses(path: Path, *, bodies: bool = True) -> Iterator[WarcResponse]:
     """Every response and revisit record of a WARC file, with its request's method and body.
 
     A request record is matched to its response by WARC-Concurrent-To, whichever
-    comes first in the file (tools differ).
+    comes first in the file (tools differ). With bodies=False the payloads are
+    skipped (body b""), for an index of a file too large to hold: read_response
+    gets one back by its offset.
     """
     requests: dict[str, tuple[str, bytes]] = {}
     pending: dict[str, WarcResponse] = {}
@@ -387,7 +389,7 @@ def iter_responses(path: Path) -> Iterator[WarcResponse]:
                 elif concurrent:
                     requests[concurrent] = (method, body)
             elif kind in ("response", "revisit") and record.http_headers is not None:
-                response = _as_response(record, 0)
+                response = _as_response(record, 0, body=bodies)
                 # Only once the record is read: asking for the offset reads it to its end.
                 response = replace(response, offset=iterator.get_record_offset())
                 record_id = record.rec_headers.get_header("WARC-Record-ID")
@@ -403,7 +405,7 @@ def _with_request(response: WarcResponse, method: str, body: bytes) -> WarcRespo
     return replace(response, method=method.upper(), request_body=body)
 
 
-def _as_response(record: Any, offset: int) -> WarcResponse:
+def _as_response(record: Any, offset: int, *, body: bool = True) -> WarcResponse:
     rec = record.rec_headers
     http_headers = record.http_headers
     status = int((http_headers.get_statuscode() or "0") if http_headers else 0)
@@ -411,14 +413,14 @@ def _as_response(record: Any, offset: int) -> WarcResponse:
     for name, value in http_headers.headers if http_headers else []:
         key = name.lower()
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    body = b"" if record.rec_type == "revisit" else record.content_stream().read()
+    payload = record.content_stream().read() if body and record.rec_type != "revisit" else b""
     return WarcResponse(
         target_uri=rec.get_header("WARC-Target-URI") or "",
         record_type=record.rec_type,
         warc_date=rec.get_header("WARC-Date") or "",
         status=status,
         headers=headers,
-        body=body,
+        body=payload,
         offset=offset,
         payload_digest=rec.get_header("WARC-Payload-Digest"),
         refers_to_uri=rec.get_header("WARC-Refers-To-Target-URI"),

@@ -32,12 +32,16 @@ def add_commands(commands: Any) -> None:
 
     importer = commands.add_parser(
         "import-warc",
-        help="build archive rows from a WARC file made by any tool",
-        description="Read a WARC file (wget --warc-file, Browsertrix, Heritrix, ours) of a "
+        help="build archive rows from WARC files made by any tool",
+        description="Read WARC files (wget --warc-file, Browsertrix, Heritrix, ours) of a "
         "known portal: walk its sections' listing pages as recorded, parse the articles they "
-        "list and store them with their captures, images and attachments. No network.",
+        "list and store them with their captures, images and attachments. No network. "
+        "Several files are one capture, oldest first (rotated files, or a first crawl and "
+        "its re-crawl): the newest capture of a URL wins, and a revisit record takes its "
+        "payload from whichever file holds the original. Bodies are read from the files "
+        "when needed, so files of any size import in little memory.",
     )
-    importer.add_argument("warc", type=Path, metavar="FILE.warc.gz")
+    importer.add_argument("warc", type=Path, nargs="+", metavar="FILE.warc.gz")
     importer.add_argument("--portal", required=True, help="the portal the WARC captured")
     importer.add_argument("--db", help=DB_HELP)
     importer.add_argument(
@@ -87,8 +91,9 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
     from portal_crawler.importwarc import import_warc
     from portal_crawler.profiles import get_profile
 
-    if not args.warc.is_file():
-        return cli._die(f"no WARC file at {args.warc}", 1)
+    for path in args.warc:
+        if not path.is_file():
+            return cli._die(f"no WARC file at {path}", 1)
     profile = get_profile(args.portal)
     sections = [profile.section(name) for name in args.section] if args.section else None
     db = args.db or str(default_db_path())
@@ -107,14 +112,16 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
     except (ArchiveLoadFailed, AttributeError, ValueError, EOFError) as exc:
         # warcio raises plain errors on records it cannot read (no target URI, a
         # status line that is not a number, a truncated gzip member).
-        return cli._die(f"{args.warc} is not a readable WARC file: {exc!r}", 1)
+        names = ", ".join(str(path) for path in args.warc)
+        return cli._die(f"not a readable WARC file ({names}): {exc!r}", 1)
     result = summary.as_dict()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(f"archive: {db}")
         print(
-            f"{profile.id}: imported from {args.warc} — {result['new']} new, "
+            f"{profile.id}: imported from {', '.join(map(str, args.warc))} — "
+            f"{result['new']} new, "
             f"{result['changed']} changed, {result['unchanged']} unchanged, "
             f"{result['failed']} failed; {result['listing_pages']} listing pages, "
             f"{result['responses']} responses read, {result['media_stored']} files stored"

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin
 
 from archive.media import store_media
-from archive.warcs import WarcResponse, iter_responses, link_capture
+from archive.warcs import WarcResponse, iter_responses, link_capture, read_response
 from portal_crawler.listing import analyse_listing
 from portal_crawler.media import media_urls
 from portal_crawler.parsing import PARSER_VERSION, parse_article
@@ -55,40 +55,93 @@ class ImportSummary:
         }
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A GET answered from the WARC files: final URL, the response with its body, its file."""
+
+    url: str
+    response: WarcResponse
+    path: Path
+
+
+class _Entry(NamedTuple):
+    """What the index keeps of a record: enough to follow redirects and find payloads."""
+
+    path: Path
+    offset: int
+    kind: str
+    status: int
+    location: str | None
+    digest: str | None
+
+
 class WarcPages:
-    """The responses of a WARC file, found by URL the way a crawler would ask for them."""
+    """The responses of WARC files, found by URL the way a crawler would ask for them.
 
-    def __init__(self, responses: Iterable[WarcResponse]):
-        records = list(responses)
-        # A revisit carries no payload: take it from the response it repeats.
-        payloads = {r.payload_digest: r.body for r in records if r.record_type == "response"}
-        self.records = [
-            replace(r, body=payloads.get(r.payload_digest, b""))
-            if r.record_type == "revisit"
-            else r
-            for r in records
-        ]
-        self.get: dict[str, WarcResponse] = {}
-        self.post: dict[str, list[WarcResponse]] = {}
-        for record in self.records:
-            key = canonicalize_url(record.target_uri)
-            if record.method == "POST":
-                self.post.setdefault(key, []).append(record)
-            else:
-                # The last capture of a URL is the newest.
-                self.get[key] = record
+    Only a small index is kept (URL → file, offset, status, redirect target); a
+    record is read from its file when asked for, so WARC files of any size import
+    in little memory. Several files are one capture, in order (a crawl's rotated
+    files, or a re-crawl's file after the first): the last capture of a URL is
+    the newest, and a revisit takes its payload from the response it repeats, in
+    whichever file that is.
+    """
 
-    def fetch(self, url: str) -> tuple[str, WarcResponse] | None:
-        """(final URL, response) for a GET of `url`, redirects followed within the WARC."""
+    def __init__(self, paths: Iterable[Path]):
+        self.responses = 0
+        self.originals: dict[str, tuple[Path, int]] = {}
+        self.get: dict[str, _Entry] = {}
+        self.post: dict[str, list[_Entry]] = {}
+        for path in paths:
+            for record in iter_responses(path, bodies=False):
+                self.responses += 1
+                entry = _Entry(
+                    path,
+                    record.offset,
+                    record.record_type,
+                    record.status,
+                    record.headers.get("location"),
+                    record.payload_digest,
+                )
+                if entry.kind == "response" and entry.digest:
+                    self.originals.setdefault(entry.digest, (path, entry.offset))
+                key = canonicalize_url(record.target_uri)
+                if record.method == "POST":
+                    self.post.setdefault(key, []).append(entry)
+                else:
+                    self.get[key] = entry
+
+    def _loaded(self, entry: _Entry) -> Fetched | None:
+        record = read_response(entry.path, entry.offset)
+        if entry.kind != "revisit":
+            return Fetched(record.target_uri, record, entry.path)
+        original = self.originals.get(entry.digest or "")
+        if original is None:
+            return None
+        body = read_response(*original).body
+        return Fetched(
+            record.target_uri, replace(record, body=body, offset=original[1]), original[0]
+        )
+
+    def fetch(self, url: str) -> Fetched | None:
+        """A GET of `url`, redirects followed within the WARC files; None if not captured.
+
+        The answer's path and offset are those of the record holding the payload:
+        the original response, for a revisit.
+        """
         for _ in range(MAX_REDIRECTS):
-            response = self.get.get(canonicalize_url(url))
-            if response is None:
+            entry = self.get.get(canonicalize_url(url))
+            if entry is None:
                 return None
-            location = response.headers.get("location")
-            if not (300 <= response.status < 400 and location):
-                return url, response
-            url = urljoin(url, location)
+            if not (300 <= entry.status < 400 and entry.location):
+                loaded = self._loaded(entry)
+                return None if loaded is None else replace(loaded, url=url)
+            url = urljoin(url, entry.location)
         return None
+
+    def posts(self, url: str) -> list[WarcResponse]:
+        """The POST answers (ASP.NET postbacks) recorded for `url`, with their bodies."""
+        loaded = (self._loaded(entry) for entry in self.post.get(canonicalize_url(url), []))
+        return [fetched.response for fetched in loaded if fetched is not None]
 
 
 def _is_html(response: WarcResponse) -> bool:
@@ -113,9 +166,9 @@ def listed_articles(
             fetched = pages.fetch(url)
             if fetched is None:
                 continue
-            final, response = fetched
+            final = fetched.url
             # The page itself, then the postback answers recorded for its address.
-            for page in [response, *pages.post.get(canonicalize_url(final), [])]:
+            for page in [fetched.response, *pages.posts(final)]:
                 if page.status != 200 or not _is_html(page):
                     continue
                 walked += 1
@@ -129,29 +182,32 @@ def listed_articles(
 
 def import_warc(
     archive: Any,
-    path: Path,
+    paths: Path | list[Path],
     profile: Profile,
     *,
     data_dir: Path,
     sections: list[Section] | None = None,
     media: str = "all",
 ) -> ImportSummary:
-    """Import the portal's articles (and their files) from one WARC file."""
+    """Import the portal's articles (and their files) from WARC files of one capture."""
+    paths = [paths] if isinstance(paths, Path) else list(paths)
     sections = list(sections or profile.sections)
-    pages = WarcPages(iter_responses(path))
-    summary = ImportSummary(responses=len(pages.records))
+    pages = WarcPages(paths)
+    summary = ImportSummary(responses=pages.responses)
     archive.upsert_portal(
         profile.id, profile.name, profile.base_url, province=profile.province, cms=profile.family
     )
     run_id = summary.run_id = archive.start_run(
-        profile.id, [s.name for s in sections], {"import_warc": str(path.resolve())}
+        profile.id,
+        [s.name for s in sections],
+        {"import_warc": [str(path.resolve()) for path in paths]},
     )
     try:
         # A crawl of the portal writing at the same time would race for the same rows.
         archive.acquire_lock(profile.id, run_id=run_id)
         listed, summary.listing_pages = listed_articles(pages, profile, sections)
         for url, section in listed:
-            article = _import_article(archive, pages, profile, url, section, path, run_id, summary)
+            article = _import_article(archive, pages, profile, url, section, run_id, summary)
             if article is not None and media != "off":
                 summary.media += _import_media(archive, pages, profile, article, data_dir, media)
         archive.finish_run(
@@ -178,7 +234,6 @@ def _import_article(
     profile: Profile,
     url: str,
     section: str,
-    path: Path,
     run_id: int,
     summary: ImportSummary,
 ) -> dict[str, Any] | None:
@@ -190,8 +245,8 @@ def _import_article(
 
     fetched = pages.fetch(url)
     if fetched is None:
-        return fail("not in the WARC file")
-    final, response = fetched
+        return fail("not in the WARC files (or a revisit of a payload none of them holds)")
+    final, response = fetched.url, fetched.response
     if response.status != 200:
         return fail(f"HTTP {response.status}", response.status)
     if not _is_html(response):
@@ -216,7 +271,7 @@ def _import_article(
     status = "duplicates" if result.status == "duplicate" else result.status
     summary.counts[status] += 1
     if result.capture_id is not None:
-        location = {"file": str(path.resolve()), "offset": response.offset}
+        location = {"file": str(fetched.path.resolve()), "offset": response.offset}
         link_capture(archive, result.capture_id, location)
     return record
 
@@ -233,9 +288,9 @@ def _import_media(
     stored = 0
     for media_url in media_urls(article, mode):
         fetched = pages.fetch(media_url)
-        if fetched is None or fetched[1].status != 200 or not fetched[1].body:
+        if fetched is None or fetched.response.status != 200 or not fetched.response.body:
             continue
-        response = fetched[1]
+        response = fetched.response
         store_media(
             archive,
             data_dir,

@@ -70,3 +70,28 @@ def write_snapshot_warc(snapshot: Path, out: Path, state: str = "responses.jsonl
                 writer.write_record(request)
                 writer.write_record(response)
     return out
+
+
+def write_revisit_warc(original: Path, out: Path) -> Path:
+    """A later capture of the same pages, every payload unchanged: revisit records only.
+
+    Each 200 response of `original` comes back as a revisit naming its payload
+    digest, as a re-crawl by Heritrix or by us would write it into a new file.
+    """
+    from warcio.archiveiterator import ArchiveIterator
+
+    with original.open("rb") as source, out.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True, warc_version="1.0")
+        for record in ArchiveIterator(source):
+            if record.rec_type != "response" or record.http_headers.get_statuscode() != "200":
+                continue
+            headers = record.rec_headers
+            revisit = writer.create_revisit_record(
+                headers.get_header("WARC-Target-URI"),
+                digest=headers.get_header("WARC-Payload-Digest"),
+                refers_to_uri=headers.get_header("WARC-Target-URI"),
+                refers_to_date=headers.get_header("WARC-Date"),
+                http_headers=record.http_headers,
+            )
+            writer.write_record(revisit)
+    return out

@@ -18,7 +18,7 @@ from archive.media import article_media, image_size, sniff_mime
 from archive.warcs import iter_responses, read_response
 from portal_crawler.replay import ReplayServer
 from tests.crawl_helpers import crawl, portal_archive, summaries
-from tests.foreign_warc import write_snapshot_warc
+from tests.foreign_warc import write_revisit_warc, write_snapshot_warc
 from tests.helpers import FIXTURES_DIR, SNAPSHOT_IDS, load_gold, load_site
 
 PORTAL = "anbien"
@@ -250,6 +250,34 @@ def test_import_of_a_foreign_warc_equals_gold(portal_id, tmp_path):
         "SELECT count(*) FROM attachments WHERE media_sha256 IS NOT NULL"
     ).fetchone()[0]
     assert linked == len(pdfs)
+
+
+def test_revisits_take_their_payload_from_an_earlier_file(tmp_path):
+    first = write_snapshot_warc(FIXTURES_DIR / PORTAL, tmp_path / "first.warc.gz")
+    later = write_revisit_warc(first, tmp_path / "later.warc.gz")
+    gold = {g["url"]: g for g in load_gold(PORTAL).values()}
+
+    # Alone, the later file holds no payload: every article is a clear failure.
+    alone = tmp_path / "alone.sqlite"
+    result = portal_archive(
+        "import-warc", str(later), "--portal", PORTAL, "--db", str(alone), "--json", check=False
+    )
+    assert result.returncode == 1
+    with Archive.open(alone) as archive:
+        assert archive.count_articles() == 0
+
+    # With the earlier file first, the revisits resolve across files.
+    db = tmp_path / "both.sqlite"
+    portal_archive("import-warc", str(first), str(later), "--portal", PORTAL, "--db", str(db))
+    with Archive.open(db) as archive:
+        stored = {a["url"]: {k: a[k] for k in GOLD_KEYS} for a in archive.iter_articles()}
+        runs = archive.runs(PORTAL)
+    assert stored == gold
+    assert runs[0]["args"]["import_warc"] == [str(first.resolve()), str(later.resolve())]
+    # Captures point at the bytes: the original responses in the first file.
+    connection = sqlite3.connect(db)
+    files = {row[0] for row in connection.execute("SELECT warc_file FROM captures")}
+    assert files == {str(first.resolve())}
 
 
 def test_image_sizes_are_read_from_headers():
