@@ -154,6 +154,12 @@ def crawl(url: str, db: Path, *extra: str) -> dict[str, Any]:
     }
 
 
+def _listing_cap(articles: int) -> tuple[str, str]:
+    # The default cap (1,000 listing pages) is a trap guard sized for real
+    # district portals; a synthetic portal of 100,000 articles has 5,000 pages.
+    return "-s", f"PORTAL_MAX_LISTING_PAGES={max(1000, articles // 10)}"
+
+
 def _size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -304,10 +310,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     try:
         db = work / "crawl" / "archive.sqlite"
         db.parent.mkdir()
-        first = crawl(server.url, db)
+        first = crawl(server.url, db, *_listing_cap(args.articles))
         first["bytes"] = archive_bytes(db)
         print("incremental re-crawl …", file=sys.stderr)
-        again = crawl(server.url, db)
+        again = crawl(server.url, db, *_listing_cap(args.articles))
         again["bytes"] = archive_bytes(db)
     finally:
         server.close()
@@ -320,7 +326,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         try:
             db = work / f"rss-{size}" / "archive.sqlite"
             db.parent.mkdir()
-            measured = crawl(server.url, db)
+            measured = crawl(server.url, db, *_listing_cap(size))
             measured["bytes"] = archive_bytes(db)
             results["rss"][size] = measured
         finally:
