@@ -10,8 +10,12 @@ highlighted when its folded form matches a word of the query.
 from __future__ import annotations
 
 import json
+import re
+import string
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import text
@@ -19,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from archive.folding import token_spans
+from archive.folding import token_spans, tokens
 from archive.query import Query, QueryError, Term
 
 FTS_TABLE = "articles_fts"
@@ -84,6 +88,54 @@ class Filters:
     until: str | None = None  # YYYY-MM-DD, inclusive
 
 
+def _top_sql(query: Query, filters: Filters, limit: int) -> tuple[str, dict[str, Any]]:
+    """SQL for the best `limit` matches, best first, and its parameters.
+
+    bm25 needs a score for every match, so the inner query keeps that work narrow (the
+    index's rowid and score) and only the page it keeps is joined to the articles'
+    text. The index is always the outer loop: driven from articles instead, SQLite
+    would run the whole MATCH and bm25's document counts again for each candidate
+    article. Portal and dates become a set of ids read from the (portal_id,
+    published_date) index, checked per match without a probe of the index; the
+    section (no index) is read from each matching article.
+    """
+    params: dict[str, Any] = {"fts": query.fts(), "limit": limit}
+    where = [f"{FTS_TABLE} MATCH :fts"]
+    chosen = []
+    for column, value, op in (
+        ("portal_id", filters.portal_id, "="),
+        ("published_date", filters.since, ">="),
+        ("published_date", filters.until, "<="),
+    ):
+        if value is not None:
+            chosen.append(f"{column} {op} :f{len(chosen)}")
+            params[f"f{len(chosen) - 1}"] = value
+    if chosen:
+        # The unary + keeps the set a filter: as a rowid constraint it would be a probe.
+        ids = f"SELECT id FROM articles WHERE {' AND '.join(chosen)}"
+        where.append(f"+{FTS_TABLE}.rowid IN ({ids})")
+    joined = ""
+    if filters.section is not None:
+        joined = f"CROSS JOIN articles AS f ON f.id = {FTS_TABLE}.rowid"  # CROSS: index first
+        where.append("f.section = :section")
+        params["section"] = filters.section
+    sql = f"""
+        SELECT a.id, a.portal_id, p.name AS portal_name, a.url, a.section, a.title,
+               a.published, a.lead, a.body, a.removed_at, top.score
+        FROM (
+            SELECT {FTS_TABLE}.rowid AS id, {BM25} AS score
+            FROM {FTS_TABLE} {joined}
+            WHERE {" AND ".join(where)}
+            ORDER BY score, {FTS_TABLE}.rowid
+            LIMIT :limit
+        ) AS top
+        JOIN articles AS a ON a.id = top.id
+        JOIN portals AS p ON p.id = a.portal_id
+        ORDER BY top.score, top.id
+    """
+    return sql, params
+
+
 def run_search(
     session: Session,
     query: Query,
@@ -94,26 +146,7 @@ def run_search(
     """The best-ranked articles for a parsed query, best first, with snippets."""
     if not supported(session):
         raise QueryError("full-text search needs an SQLite archive")
-    where, params = [f"{FTS_TABLE} MATCH :fts"], {"fts": query.fts(), "limit": limit}
-    for column, value, op in (
-        ("portal_id", filters.portal_id, "="),
-        ("section", filters.section, "="),
-        ("published_date", filters.since, ">="),
-        ("published_date", filters.until, "<="),
-    ):
-        if value is not None:
-            name = f"p{len(params)}"
-            where.append(f"a.{column} {op} :{name}")
-            params[name] = value
-    sql = f"""
-        SELECT a.id, a.portal_id, p.name AS portal_name, a.url, a.section, a.title,
-               a.published, a.lead, a.body, a.removed_at, {BM25} AS score
-        FROM {FTS_TABLE} JOIN articles AS a ON a.id = {FTS_TABLE}.rowid
-        JOIN portals AS p ON p.id = a.portal_id
-        WHERE {" AND ".join(where)}
-        ORDER BY score, a.id
-        LIMIT :limit
-    """
+    sql, params = _top_sql(query, filters, limit)
     try:
         rows = session.execute(text(sql), params).mappings().all()
     except OperationalError as exc:
@@ -177,20 +210,66 @@ START, END = "[", "]"
 SNIPPET_WORDS = 24
 
 
+@lru_cache(maxsize=1)  # built on first use: a command that does not search spares it
+def _letter_variants() -> tuple[dict[str, str], re.Pattern[str]]:
+    """For each ASCII letter and digit, a regex class of the characters folding to it
+    alone; and a pattern finding any character that is neither one of those nor
+    outside words (a combining mark, "ß", a letter of another script).
+
+    In text without such a character a word folds character by character, so a word
+    folding to "kế" holds one character of each class of "ke" in a row.
+    """
+    variants = {c: {c, c.upper()} for c in string.ascii_lowercase + string.digits}
+    plain = {chr(code) for code in range(0x80)}
+    for code in range(0x80, 0x2070):
+        char = chr(code)
+        found = tokens(char)
+        if not found:
+            plain.add(char)
+        elif found[0] in variants and unicodedata.is_normalized("NFC", char):
+            variants[found[0]].add(char)
+            plain.add(char)
+    classes = {c: "[" + re.escape("".join(sorted(v))) + "]" for c, v in variants.items()}
+    return classes, re.compile("[^" + re.escape("".join(sorted(plain))) + "]")
+
+
+@lru_cache(maxsize=256)
+def _first_words(heads: tuple[tuple[str, bool], ...]) -> re.Pattern[str] | None:
+    """A pattern finding, in text without unusual characters, every spelling of any of
+    these folded words (or of a word they start: prefix True); None if a character of
+    one has no class."""
+    classes = _letter_variants()[0]
+    if any(c not in classes for head, _ in heads for c in head):
+        return None
+    letter = "[" + "".join(members[1:-1] for members in classes.values()) + "]"
+    spelled = (
+        f"(?<!{letter})" + "".join(classes[c] for c in head) + ("" if prefix else f"(?!{letter})")
+        for head, prefix in heads
+    )
+    return re.compile("|".join(spelled))
+
+
 def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
     """Character spans of `text_` matching any term, merged when only spaces part them."""
+    heads = {(term.words[0], term.prefix and len(term.words) == 1) for term in terms}
+    quick = _first_words(tuple(sorted(heads)))
+    if quick is not None and not quick.search(text_) and not _letter_variants()[1].search(text_):
+        # Folding every word is the slow part: most fields hold none of the query.
+        return []
     words = list(token_spans(text_))
-    spans: list[tuple[int, int]] = []
     folded = [word[2] for word in words]
+    spans: list[tuple[int, int]] = []
     for term in terms:
         size = len(term.words)
-        head, head_is_prefix = term.words[0], term.prefix and size == 1
-        for i in range(len(words) - size + 1):
-            # A cheap look at the first word spares most windows the full comparison.
-            first = folded[i]
-            if (first.startswith(head) if head_is_prefix else first == head) and _matches(
-                words[i : i + size], term
-            ):
+        head = term.words[0]
+        if size == 1 and term.prefix:
+            starts = [i for i, word in enumerate(folded) if word.startswith(head)]
+        elif head in folded:
+            starts = [i for i, word in enumerate(folded) if word == head]
+        else:
+            continue
+        for i in starts:
+            if i + size <= len(folded) and _matches(folded[i : i + size], term):
                 spans.append((words[i][0], words[i + size - 1][1]))
     spans.sort()
     merged: list[tuple[int, int]] = []
@@ -202,12 +281,11 @@ def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
     return merged
 
 
-def _matches(window: list[tuple[int, int, str]], term: Term) -> bool:
+def _matches(window: list[str], term: Term) -> bool:
     *exact, last = term.words
-    if any(word[2] != want for word, want in zip(window, exact, strict=False)):
+    if window[:-1] != exact:
         return False
-    folded = window[-1][2]
-    return folded.startswith(last) if term.prefix else folded == last
+    return window[-1].startswith(last) if term.prefix else window[-1] == last
 
 
 def make_snippet(

@@ -1,7 +1,8 @@
 """Export benchmark: rows/s and peak memory of a JSONL (and CSV) export, by archive size.
 
 Builds synthetic archives (10,000 and 100,000 articles by default: rows written in
-bulk straight into SQLite, not through the crawler), then exports each in a fresh
+bulk straight into SQLite, not through the crawler; text in the manner of the
+snapshots' real articles, see TextModel), then exports each in a fresh
 child process and reports rows per second, the process's peak resident memory
 and the peak of Python allocations (tracemalloc, in a second pass). The export
 streams, so the peaks should not grow with the number of rows.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import resource
 import sqlite3
 import subprocess
@@ -29,26 +31,93 @@ sys.path.insert(0, str(ROOT))
 
 from archive import Archive, ExportFilter, write_export  # noqa: E402
 
-_TEXT = (
-    "Ủy ban nhân dân huyện xã thị trấn Đảng bộ Hội đồng đại biểu nhiệm kỳ phong trào thi đua "
-    "dân vận khéo nông thôn mới đường giao thông hộ nghèo nhà đại đoàn kết tổng kết triển "
-    "khai kế hoạch phòng chống dịch bệnh thiên tai hạn mặn mùa khô cán bộ đảng viên nhân dân "
-    "năm tháng ngày Nguyễn Trần Lê Phạm Đức Văn Thị Hoàng Minh An Biên Hải Lăng Triệu Sơn"
-)
-WORDS = tuple(_TEXT.split())
 PORTALS = ("anbien", "hailang", "mocaynam", "tanthanh", "trieuson")
+# Real articles of the snapshots: the text model learns Vietnamese news from them.
+GOLD_DIRS = (ROOT / "tests" / "fixtures" / "portals", ROOT / "tests" / "fixtures" / "extra_portals")
+# How often the next word follows the article's own source rather than all sources:
+# real articles stay on their topic, so a word is frequent in few articles, not in all.
+TOPICAL = 0.9
+START, END = "", None
+_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\W*\d[\d\W]*$")  # "2.000", "04/9,", not "COVID-19"
 BUILD_BATCH = 5000
 
 
-def sentence(rng: random.Random, words: int) -> str:
-    text = " ".join(rng.choice(WORDS) for _ in range(words))
-    return text[0].upper() + text[1:] + "."
+Chain = dict[str, list[str | None]]
+
+
+def _learn(chains: tuple[Chain, ...], text: str | None) -> None:
+    words = (text or "").split()
+    for prev, nxt in zip([START, *words], [*words, END], strict=True):
+        for chain in chains:
+            chain.setdefault(prev, []).append(nxt)
+
+
+class TextModel:
+    """Bigram chains over the words of the snapshots' real articles: all, and each one's.
+
+    A synthetic article follows one real article of its portal (its topic) most of the
+    time and all of them otherwise. Word frequencies are then those of real news:
+    Zipf-like, bursty (a word frequent in an article is absent from most), phrases such
+    as "nông thôn mới" where real text has them. Numbers get fresh digits: the long
+    tail of rare terms that a large archive has.
+    """
+
+    def __init__(self) -> None:
+        self.titles: Chain = {}
+        self.text: Chain = {}
+        self.sources: dict[str, list[tuple[Chain, Chain]]] = {}
+        for folder in GOLD_DIRS:
+            for path in sorted(folder.glob("*/gold/*.json")):
+                article = json.loads(path.read_text(encoding="utf-8"))
+                title: Chain = {}
+                text: Chain = {}
+                _learn((self.titles, title), article["title"])
+                for paragraph in [article["lead"], *article["body"]]:
+                    _learn((self.text, text), paragraph)
+                for image in article["images"]:
+                    _learn((self.text, text), image["caption"])
+                self.sources.setdefault(path.parent.parent.name, []).append((title, text))
+        self.anyone = [source for sources in self.sources.values() for source in sources]
+        self.numbers = {w for chain in (self.titles, self.text) for w in chain if _NUMBER.match(w)}
+
+    def article(self, rng: random.Random, portal: str) -> dict[str, Any]:
+        """Title, lead, five body paragraphs and two captions in the manner of one source."""
+        title, text = rng.choice(self.sources.get(portal) or self.anyone)
+        return {
+            "title": self._paragraph(rng, title, self.titles, 12),
+            "lead": self._paragraph(rng, text, self.text, 30),
+            "body": [self._paragraph(rng, text, self.text, 36) for _ in range(5)],
+            "captions": [self._paragraph(rng, text, self.text, 10) for _ in range(2)],
+        }
+
+    def _paragraph(self, rng: random.Random, own: Chain, every: Chain, words: int) -> str:
+        """About `words` words, ending a sentence where the chains allow (cut at 1.5 × words)."""
+        out: list[str] = []
+        prev: str = START
+        draw = rng.random  # rng.choice is the slow part of building a million articles
+        while len(out) < words * 3 // 2:
+            options = (own if prev in own and draw() < TOPICAL else every)[prev]
+            nxt = options[int(draw() * len(options))]
+            if nxt is END:
+                if len(out) >= words // 2:
+                    break
+                prev = START
+                continue
+            prev = nxt
+            if nxt in self.numbers:
+                nxt = _DIGIT.sub(lambda _: rng.choice("0123456789"), nxt)
+            out.append(nxt)
+            if len(out) >= words and nxt[-1] in ".!?":
+                break
+        return " ".join(out)
 
 
 def build(path: Path, count: int, seed: int = 5) -> None:
-    """An archive of `count` synthetic articles (about 1.5 kB of text each, 2 images)."""
+    """An archive of `count` synthetic articles (about 1.8 kB of text each, 2 images)."""
     Archive.open(path).close()  # the schema, exactly as the archive creates it
     rng = random.Random(seed)
+    model = TextModel()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
@@ -63,9 +132,9 @@ def build(path: Path, count: int, seed: int = 5) -> None:
         for i in ids:
             portal = PORTALS[i % len(PORTALS)]
             day = f"20{10 + i % 15}-{1 + i % 12:02d}-{1 + i % 28:02d}"
-            title = sentence(rng, 12)
-            lead = sentence(rng, 30)
-            body = json.dumps([sentence(rng, 45) for _ in range(5)], ensure_ascii=False)
+            text = model.article(rng, portal)
+            title, lead = text["title"], text["lead"]
+            body = json.dumps(text["body"], ensure_ascii=False)
             credit = json.dumps(
                 {"raw": "Tin và ảnh: Quốc Vương", "text_by": ["Quốc Vương"], "photo_by": None,
                  "source": None},
@@ -77,7 +146,7 @@ def build(path: Path, count: int, seed: int = 5) -> None:
                 (i, portal, url, "Hoạt động địa phương", title, f"{day}T08:00:00+07:00", day,
                  lead, body, credit, digest, now, now, "bench", 1)
             )  # fmt: skip
-            imgs = [{"src": f"{url}/{k}.jpg", "caption": sentence(rng, 8)} for k in range(2)]
+            imgs = [{"src": f"{url}/{k}.jpg", "caption": c} for k, c in enumerate(text["captions"])]
             images += [(i, k, img["src"], img["caption"]) for k, img in enumerate(imgs)]
             revisions.append(
                 (i, 1, digest, url, "Hoạt động địa phương", title, f"{day}T08:00:00+07:00", lead,
