@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import Select, column, select, table, text
+from sqlalchemy import ColumnElement, Select, column, select, table, text
 from sqlalchemy.engine import Connection, Row
 
+from archive import search_pg
 from archive.errors import ArchiveError
 from archive.models import Article, ArticleRevision, Attachment, Image
-from archive.query import parse_query
+from archive.query import Query, parse_query
 from archive.storage import CREDIT_KEYS, GOLD_KEYS, _check_date, _nfc
 
 if TYPE_CHECKING:
@@ -69,15 +70,29 @@ def iter_records(archive: Archive, filters: ExportFilter | None = None) -> Itera
     filters = filters or ExportFilter()
     _check_date("since", filters.since)
     _check_date("until", filters.until)
-    fts = parse_query(filters.query).fts() if filters.query is not None else None
+    parsed = parse_query(filters.query) if filters.query is not None else None
     with archive.engine.connect() as conn:
+        fts = _matching(conn.dialect.name, parsed) if parsed is not None else None
         if filters.include_revisions:
             yield from _revisions(conn, filters, fts)
         else:
             yield from _current(conn, filters, fts)
 
 
-def _filtered(stmt: Select[Any], filters: ExportFilter, fts: str | None) -> Select[Any]:
+def _matching(dialect: str, query: Query) -> ColumnElement[bool]:
+    """`articles.id IN (the articles the search index matches)`, in the dialect's words."""
+    a = Article.__table__.c
+    if dialect == "postgresql":
+        sql, params = search_pg.matching_ids(query)
+        return a.id.in_(text(sql).bindparams(**params).columns(column("article_id")))
+    index = table("articles_fts", column("rowid"))
+    match = text("articles_fts MATCH :fts").bindparams(fts=query.fts())
+    return a.id.in_(select(index.c.rowid).where(match))
+
+
+def _filtered(
+    stmt: Select[Any], filters: ExportFilter, fts: ColumnElement[bool] | None
+) -> Select[Any]:
     a = Article.__table__.c
     if filters.portal_id is not None:
         stmt = stmt.where(a.portal_id == filters.portal_id)
@@ -90,13 +105,13 @@ def _filtered(stmt: Select[Any], filters: ExportFilter, fts: str | None) -> Sele
     if not filters.include_removed:
         stmt = stmt.where(a.removed_at.is_(None))
     if fts is not None:
-        index = table("articles_fts", column("rowid"))
-        match = text("articles_fts MATCH :fts").bindparams(fts=fts)
-        stmt = stmt.where(a.id.in_(select(index.c.rowid).where(match)))
+        stmt = stmt.where(fts)
     return stmt.order_by(a.portal_id, a.published.asc().nulls_last(), a.id)
 
 
-def _current(conn: Connection, filters: ExportFilter, fts: str | None) -> Iterator[dict[str, Any]]:
+def _current(
+    conn: Connection, filters: ExportFilter, fts: ColumnElement[bool] | None
+) -> Iterator[dict[str, Any]]:
     a, r = Article.__table__.c, ArticleRevision.__table__
     stmt = select(
         a.id, a.url, a.section, a.title, a.published, a.lead, a.body, a.credit,
@@ -123,7 +138,7 @@ def _current(conn: Connection, filters: ExportFilter, fts: str | None) -> Iterat
 
 
 def _revisions(
-    conn: Connection, filters: ExportFilter, fts: str | None
+    conn: Connection, filters: ExportFilter, fts: ColumnElement[bool] | None
 ) -> Iterator[dict[str, Any]]:
     a, r = Article.__table__.c, ArticleRevision.__table__.c
     stmt = select(

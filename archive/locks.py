@@ -15,7 +15,14 @@ from sqlalchemy import delete, func, select, true
 from sqlalchemy.orm import Session
 
 from archive.errors import ArchiveError, LockHeld
-from archive.models import ArticleEvent, ArticleRevision, CrawlLock, CrawlRun, parse_utc
+from archive.models import (
+    ArticleEvent,
+    ArticleRevision,
+    CrawlLock,
+    CrawlRun,
+    dialect_insert,
+    parse_utc,
+)
 
 DEFAULT_STALE_AFTER = 900.0
 
@@ -77,24 +84,38 @@ def acquire(session: Session, portal_id: str, holder: Holder, now: str, stale_af
     Raises LockHeld when a live holder (not this one) has it. Must run in a write
     transaction so that checking and taking are one step.
     """
+    mine = {
+        "run_id": holder.run_id,
+        "pid": holder.pid,
+        "hostname": holder.hostname,
+        "acquired_at": now,
+        "heartbeat_at": now,
+    }
+    # Insert-or-nothing first: of several crawls starting at once, one inserts and the
+    # others (on PostgreSQL: once it has committed) find its row, never a key clash.
+    insert = dialect_insert(session.get_bind().dialect.name, CrawlLock).values(
+        portal_id=portal_id, **mine
+    )
+    inserted = session.execute(insert.on_conflict_do_nothing(index_elements=["portal_id"]))
+    if inserted.rowcount == 1:
+        return False
+    # Locked: a crawl taking a stale lock over at the same moment waits, then sees ours.
     lock = session.scalars(
         select(CrawlLock).where(CrawlLock.portal_id == portal_id).with_for_update()
     ).first()
-    taken_over = False
     if lock is None:
-        lock = CrawlLock(portal_id=portal_id)
-        session.add(lock)
-    elif _owns(lock, holder):
+        # Its holder released it between our two statements: it is free.
+        session.execute(insert)
+        return False
+    taken_over = False
+    if _owns(lock, holder):
         pass  # re-acquiring our own lock just refreshes it
     elif is_stale(lock, now, stale_after):
         taken_over = True
     else:
         raise LockHeld(held_message(lock))
-    lock.run_id = holder.run_id
-    lock.pid = holder.pid
-    lock.hostname = holder.hostname
-    lock.acquired_at = now
-    lock.heartbeat_at = now
+    for name, value in mine.items():
+        setattr(lock, name, value)
     return taken_over
 
 

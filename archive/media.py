@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from archive.models import Attachment, Image, MediaFile, MediaUrl, utc_now
+from archive.models import Attachment, Image, MediaFile, MediaUrl, dialect_insert, utc_now
 
 DEFAULT_MIME = "application/octet-stream"
 
@@ -167,33 +167,47 @@ def store_media(
     digest, relative = put_file(data_dir, data)
     size = image_size(data)
     now = utc_now()
-    with archive._write.begin() as session:  # same package: the archive's own sessions
-        if session.get(MediaFile, digest) is None:
-            session.add(
-                MediaFile(
-                    sha256=digest,
-                    mime_type=mime_type(data, content_type),
-                    size=len(data),
-                    width=size[0] if size else None,
-                    height=size[1] if size else None,
-                    path=relative,
-                    first_seen_at=now,
-                )
-            )
-            session.flush()
-        session.merge(
-            MediaUrl(
-                url=url,
-                portal_id=portal_id,
-                sha256=digest,
-                http_status=http_status,
-                content_type=content_type,
-                fetched_at=now,
-                error=None,
-            )
+    dialect = archive.engine.dialect.name
+    # Upserts, not look-ups then inserts: crawls running side by side (on PostgreSQL)
+    # store the same photo, or fetch the same URL, at the same moment.
+    new_file = (
+        dialect_insert(dialect, MediaFile)
+        .values(
+            sha256=digest,
+            mime_type=mime_type(data, content_type),
+            size=len(data),
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+            path=relative,
+            first_seen_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+    fetched = _url_upsert(
+        dialect,
+        url=url,
+        portal_id=portal_id,
+        sha256=digest,
+        http_status=http_status,
+        content_type=content_type,
+        fetched_at=now,
+        error=None,
+    )
+    with archive._write.begin() as session:  # same package: the archive's own sessions
+        session.execute(new_file)
+        session.execute(fetched)
         _link(session, url, digest)
     return digest
+
+
+def _url_upsert(dialect: str, *, keep_file: bool = False, **values: Any) -> Any:
+    """Insert or update a media_urls row; with `keep_file`, a row that has a file stays."""
+    insert = dialect_insert(dialect, MediaUrl).values(**values)
+    return insert.on_conflict_do_update(
+        index_elements=["url"],
+        set_={name: insert.excluded[name] for name in values if name != "url"},
+        where=MediaUrl.sha256.is_(None) if keep_file else None,
+    )
 
 
 def record_media_failure(
@@ -206,21 +220,19 @@ def record_media_failure(
     content_type: str | None = None,
 ) -> None:
     """Remember a URL that gave no file, and why; a URL that once gave one keeps it."""
+    failed = _url_upsert(
+        archive.engine.dialect.name,
+        keep_file=True,
+        url=url,
+        portal_id=portal_id,
+        sha256=None,
+        http_status=http_status,
+        content_type=content_type,
+        fetched_at=utc_now(),
+        error=error,
+    )
     with archive._write.begin() as session:
-        known = session.get(MediaUrl, url)
-        if known is not None and known.sha256 is not None:
-            return
-        session.merge(
-            MediaUrl(
-                url=url,
-                portal_id=portal_id,
-                sha256=None,
-                http_status=http_status,
-                content_type=content_type,
-                fetched_at=utc_now(),
-                error=error,
-            )
-        )
+        session.execute(failed)
 
 
 def needs_fetch(archive: Any, url: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -21,7 +22,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from archive.errors import ArchiveError
 
 # Bump together with a migration (archive/migrations/versions) and archive.schema.REVISIONS
 # whenever the schema changes; tests/test_migrations.py checks that they agree.
@@ -42,6 +46,11 @@ EVENT_KINDS = ("removed", "returned")
 # Long enough for any ISO 8601 timestamp with fractions and an offset.
 Timestamp = String(40)
 Sha256 = String(64)
+# Byte counts and file offsets outgrow 32 bits (a run's bytes, a big WARC file).
+# SQLite's INTEGER is 64-bit already; PostgreSQL's is not.
+ByteCount = Integer().with_variant(BigInteger(), "postgresql")
+
+DIALECTS = ("sqlite", "postgresql")
 
 
 def utc_now() -> str:
@@ -60,6 +69,15 @@ def parse_utc(text: str) -> datetime:
     """A stored time back as an aware UTC datetime."""
     moment = datetime.fromisoformat(text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def dialect_insert(dialect: str, model: Any) -> Any:
+    """An INSERT with ON CONFLICT clauses (upserts), in the words of the archive's database."""
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    raise ArchiveError(f"the archive supports SQLite and PostgreSQL databases, not {dialect}")
 
 
 def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
@@ -260,7 +278,7 @@ class CrawlRun(Base):
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
     pages: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
-    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(ByteCount, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     changed: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
@@ -350,8 +368,8 @@ class WarcRecord(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
     # Relative to the data directory (the archive file's folder) when inside it.
     warc_file: Mapped[str] = mapped_column(Text)
-    warc_offset: Mapped[int] = mapped_column(Integer)
-    warc_length: Mapped[int] = mapped_column(Integer)
+    warc_offset: Mapped[int] = mapped_column(ByteCount)
+    warc_length: Mapped[int] = mapped_column(ByteCount)
     record_id: Mapped[str] = mapped_column(Text)
     record_type: Mapped[str] = mapped_column(String(16))
     target_uri: Mapped[str] = mapped_column(Text)
@@ -360,7 +378,7 @@ class WarcRecord(Base):
     content_type: Mapped[str | None] = mapped_column(Text)
     warc_date: Mapped[str] = mapped_column(Timestamp)
     payload_digest: Mapped[str] = mapped_column(Text)
-    payload_length: Mapped[int] = mapped_column(Integer)
+    payload_length: Mapped[int] = mapped_column(ByteCount)
     # For a revisit: the response record holding the payload.
     refers_to: Mapped[int | None] = mapped_column(ForeignKey("warc_records.id"))
 
@@ -372,7 +390,7 @@ class MediaFile(Base):
 
     sha256: Mapped[str] = mapped_column(Sha256, primary_key=True)
     mime_type: Mapped[str | None] = mapped_column(Text)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(ByteCount)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     # Relative to the data directory.
@@ -399,7 +417,7 @@ class MediaUrl(Base):
 # mapped columns after their definition).
 # captures → the WARC response record holding the same bytes.
 Capture.warc_file = mapped_column(Text, nullable=True)
-Capture.warc_offset = mapped_column(Integer, nullable=True)
+Capture.warc_offset = mapped_column(ByteCount, nullable=True)
 # images and attachments → the stored file (NULL: not downloaded, or it failed).
 Image.media_sha256 = mapped_column(ForeignKey("media.sha256"), nullable=True)
 Attachment.media_sha256 = mapped_column(ForeignKey("media.sha256"), nullable=True)

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from archive import search
 from archive.models import Article, ArticleRevision, Capture, CrawlRun, utc_now
 from archive.storage import (
     _apply_content,
     _article_dict,
     _check_since,
     _gold_record,
+    _index_article,
     _replace_children,
     _revision_row,
     content_hash,
@@ -123,6 +123,8 @@ def apply_reparse(
             select(Article)
             .where(Article.id == source.article_id)
             .options(selectinload(Article.images), selectinload(Article.attachments))
+            # PostgreSQL: a crawl storing this article now waits, or we see its revision.
+            .with_for_update(of=Article)
         ).one()
         if row.revision != source.revision:
             return False
@@ -137,7 +139,7 @@ def apply_reparse(
         row.revision += 1
         session.flush()
         # The search index follows the current version, as after a crawl's edit.
-        search.index_article(session, row.id)
+        _index_article(session, row.id, record)
         revision = _revision_row(
             row.id,
             row.revision,

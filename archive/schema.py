@@ -6,6 +6,8 @@ copies the file next to itself ("archive.v1-backup.sqlite"), then runs the
 migrations in one transaction with foreign-key enforcement off (SQLite rebuilds
 altered tables by copying them, which must not cascade deletes), checks the
 foreign keys, and commits: a failed upgrade leaves the archive as it was.
+On PostgreSQL there is no file to copy, tables are altered in place, and
+processes opening the database at once create or upgrade it one after the other.
 """
 
 from __future__ import annotations
@@ -86,18 +88,41 @@ def prepare(engine: Engine, write_options: dict[str, Any]) -> Upgrade | None:
     """Make the database an archive of the current version: create, upgrade or refuse."""
     with engine.connect() as conn:
         version = stored_version(conn)
-    if version == SCHEMA_VERSION:
+        complete = (
+            version != SCHEMA_VERSION
+            or conn.dialect.name != "postgresql"
+            or sqlobjects.has_search_index(conn)
+        )
+    if version == SCHEMA_VERSION and complete:
         return None
-    if version is None:
+    if version is None or not complete:
         with engine.connect().execution_options(**write_options) as conn, conn.begin():
+            _serialize(conn)
             # Another process may have created it since we looked.
             version = stored_version(conn)
             if version is None:
                 _create(conn)
                 return None
+            if version == SCHEMA_VERSION and not sqlobjects.has_search_index(conn):
+                # A PostgreSQL archive made before search worked there.
+                sqlobjects.create_search_index(conn)
     if version == SCHEMA_VERSION:
         return None
     return _upgrade(engine, write_options)
+
+
+# Any fixed number: the key of the advisory lock that schema changes take.
+_SCHEMA_LOCK = 0x706F7274616C  # "portal"
+
+
+def _serialize(conn: Connection) -> None:
+    """Make processes opening a PostgreSQL archive at once create or upgrade it one by one.
+
+    (SQLite's write transactions are serialised already: BEGIN IMMEDIATE.) The lock
+    ends with the transaction; DDL is transactional there, so the next one sees it all.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
 
 
 def _create(conn: Connection) -> None:
@@ -119,6 +144,7 @@ def _upgrade(engine: Engine, write_options: dict[str, Any]) -> Upgrade | None:
             raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.execution_options(**write_options).begin():
+                _serialize(conn)
                 version = stored_version(conn)  # under the write lock now
                 if version is None or version >= SCHEMA_VERSION:
                     return None

@@ -7,10 +7,10 @@ upgraded archive ends up with exactly these.
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from archive import search
+from archive import search, search_pg
 
 # Current versions of articles still served by their portal, with the portal's name.
 CURRENT_ARTICLES = """
@@ -35,9 +35,22 @@ VIEWS = {"current_articles": CURRENT_ARTICLES, "articles_by_month": ARTICLES_BY_
 
 
 def create(conn: Connection) -> None:
-    """Create the views, and on SQLite the search index (filled from the articles)."""
+    """Create the views and the search index (filled from the articles)."""
     for sql in VIEWS.values():
         conn.execute(text(sql))
+    create_search_index(conn)
+
+
+def create_search_index(conn: Connection) -> None:
+    """The dialect's search index (SQLite: FTS5; PostgreSQL: a tsvector table), filled."""
     if conn.dialect.name == "sqlite":
         conn.execute(text(search.CREATE_FTS))
         search.rebuild_index(conn)
+    else:
+        for sql in search_pg.CREATE_FTS:
+            conn.execute(text(sql))
+        search_pg.rebuild_index(conn)
+
+
+def has_search_index(conn: Connection) -> bool:
+    return inspect(conn).has_table(search.FTS_TABLE)

@@ -16,16 +16,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive import habits, locks, schema, search, stats
+from archive import habits, locks, schema, search, search_pg, stats
 from archive.errors import ArchiveError, LockHeld
 from archive.folding import fold_or_none
 from archive.models import (
+    DIALECTS,
     RUN_COUNTERS,
     RUN_STATUSES,
     Article,
@@ -41,6 +41,7 @@ from archive.models import (
     FrontierEntry,
     Image,
     Portal,
+    dialect_insert,
     parse_utc,
     utc_now,
 )
@@ -380,6 +381,9 @@ def _database_url(db: str | Path | None) -> URL:
         url = make_url("sqlite://")
     else:
         url = URL.create("sqlite", database=str(Path(db).expanduser()))
+    if url.drivername in ("postgresql", "postgres"):
+        # The driver the archive ships with (the "scale" extra), not SQLAlchemy's default.
+        url = url.set(drivername="postgresql+psycopg")
     database = url.database or ""
     is_file = database not in ("", ":memory:") and not database.startswith("file:")
     if url.get_backend_name() == "sqlite" and is_file:
@@ -409,11 +413,39 @@ def _begin_sqlite(conn: Any) -> None:
 
 
 def _make_engine(url: URL) -> Engine:
-    engine = create_engine(url, json_serializer=partial(json.dumps, ensure_ascii=False))
-    if url.get_backend_name() == "sqlite":
+    backend = url.get_backend_name()
+    if backend not in DIALECTS:
+        raise ArchiveError(
+            f"the archive supports SQLite and PostgreSQL databases, not {backend} ({url!r})"
+        )
+    options: dict[str, Any] = {}
+    if backend == "postgresql":
+        # Long-running workers outlive server restarts and idle-connection timeouts.
+        options["pool_pre_ping"] = True
+    try:
+        engine = create_engine(
+            url, json_serializer=partial(json.dumps, ensure_ascii=False), **options
+        )
+    except ModuleNotFoundError as exc:
+        raise ArchiveError(
+            f"no driver for {url.drivername} ({exc.name} is not installed): "
+            "install portal-archive[scale] for PostgreSQL"
+        ) from exc
+    if backend == "sqlite":
         event.listen(engine, "connect", _connect_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
     return engine
+
+
+def _identity_keys(portal_id: str, urls: list[str], digest: str) -> list[int]:
+    """Advisory-lock keys of what makes an article itself: its URLs, its portal and hash."""
+    names = [f"url {url}" for url in urls] + [f"content {portal_id} {digest}"]
+    keys = {
+        int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+        for name in names
+    }
+    # One order for every transaction: two of them never wait for each other in a cycle.
+    return sorted(keys)
 
 
 # --- the archive --------------------------------------------------------------
@@ -424,6 +456,7 @@ class Archive:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(
             engine, expire_on_commit=False, execution_options={_WRITE_OPTION: True}
@@ -478,17 +511,22 @@ class Archive:
         cms: str | None = None,
     ) -> None:
         """Add a portal, or update it; a None province or cms keeps the stored value."""
+        # One statement: several workers may add the same portal at the same moment.
+        insert = dialect_insert(self.engine.dialect.name, Portal).values(
+            id=id, name=_nfc(name) or id, base_url=base_url, province=_nfc(province), cms=cms
+        )
+        new = insert.excluded
+        upsert = insert.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "name": new.name,
+                "base_url": new.base_url,
+                "province": func.coalesce(new.province, Portal.province),
+                "cms": func.coalesce(new.cms, Portal.cms),
+            },
+        )
         with self._write.begin() as session:
-            portal = session.get(Portal, id)
-            if portal is None:
-                portal = Portal(id=id)
-                session.add(portal)
-            portal.name = _nfc(name) or id
-            portal.base_url = base_url
-            if province is not None:
-                portal.province = _nfc(province)
-            if cms is not None:
-                portal.cms = cms
+            session.execute(upsert)
 
     def start_run(self, portal_id: str, sections: list[str], args: dict[str, Any]) -> int:
         now = utc_now()
@@ -586,6 +624,14 @@ class Archive:
         urls = list(dict.fromkeys([record["url"], fetched_url, *aliases]))
         now = utc_now()
         with self._write.begin() as session:
+            if self._postgres:
+                # SQLite runs one writer at a time; PostgreSQL runs them side by side, so
+                # the look-ups below would race. Writers of the same URL or the same
+                # content take turns: the lock lasts until this transaction ends.
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) k"),
+                    {"keys": _identity_keys(portal_id, urls, digest)},
+                )
             portal = self._portal(session, portal_id)
             if portal.first_crawled_at is None:
                 portal.first_crawled_at = now
@@ -652,7 +698,7 @@ class Archive:
                 capture_id = stored_capture.id
             if status in ("new", "changed"):
                 session.flush()
-                search.index_article(session, row.id)
+                _index_article(session, row.id, record)
                 session.add(
                     _revision_row(
                         row.id,
@@ -706,7 +752,9 @@ class Archive:
         # urls[0] is the canonical URL: it wins if the URLs point at different articles.
         by_url = next((known[url] for url in urls if url in known), None)
         if by_url is not None:
-            row = session.get(Article, by_url)
+            # Locked on PostgreSQL (SQLite has no FOR UPDATE, and needs none): a writer
+            # reaching it by another URL waits, then sees our revision.
+            row = session.get(Article, by_url, with_for_update=True)
             assert row is not None  # the foreign key guarantees it
             return row, "unchanged" if row.content_hash == digest else "changed"
         row = session.scalars(
@@ -714,6 +762,7 @@ class Archive:
             .where(Article.content_hash == digest, Article.portal_id == portal_id)
             .order_by(Article.id)
             .limit(1)
+            .with_for_update()
         ).first()
         return row, "duplicate" if row is not None else "new"
 
@@ -732,13 +781,20 @@ class Archive:
             raise ArchiveError(f"unknown portal {portal_id!r}: call upsert_portal first")
         return portal
 
-    def _find(self, session: Session, url: str) -> Article | None:
-        """The article reached by this URL (canonical or alias), if any."""
-        return session.scalars(
+    def _find(self, session: Session, url: str, *, lock: bool = False) -> Article | None:
+        """The article reached by this URL (canonical or alias), if any.
+
+        With `lock`, the row is locked until the transaction ends (PostgreSQL), so
+        that what a writer read is still true when it writes.
+        """
+        stmt = (
             select(Article)
             .join(ArticleUrl, ArticleUrl.article_id == Article.id)
             .where(ArticleUrl.url == url)
-        ).first()
+        )
+        if lock:
+            stmt = stmt.with_for_update(of=Article)
+        return session.scalars(stmt).first()
 
     # --- re-checks and tombstones ---
 
@@ -756,7 +812,7 @@ class Archive:
         """
         now = utc_now()
         with self._write.begin() as session:
-            row = self._find(session, url)
+            row = self._find(session, url, lock=True)
             if row is None:
                 return
             if row.removed_at is not None:
@@ -783,7 +839,7 @@ class Archive:
         """
         now = utc_now()
         with self._write.begin() as session:
-            row = self._find(session, url)
+            row = self._find(session, url, lock=True)
             if row is None or row.portal_id != portal_id:
                 return False
             row.last_checked_at = now
@@ -1000,7 +1056,10 @@ class Archive:
         limit: int = 20,
         highlight: tuple[str, str] = ("[", "]"),
     ) -> list[dict[str, Any]]:
-        """Full-text search of the current versions, best match first (bm25).
+        """Full-text search of the current versions, best match first.
+
+        Ranked by bm25 on SQLite, ts_rank on PostgreSQL (archive.search_pg), which
+        find the same articles.
 
         Accents are optional ("dan van kheo" finds "Dân vận khéo"); see archive.query
         for phrases, prefixes, OR and exclusions. `since`/`until` (YYYY-MM-DD,
@@ -1019,8 +1078,9 @@ class Archive:
         filters = search.Filters(
             portal_id=portal_id, section=_nfc(section), since=since, until=until
         )
+        engine = search_pg if self._postgres else search
         with self._read() as session:
-            return search.run_search(session, parsed, filters, limit, highlight)
+            return engine.run_search(session, parsed, filters, limit, highlight)
 
     def rebuild_search_index(self) -> int:
         """Rebuild the full-text index from the articles table; how many it indexed.
@@ -1028,7 +1088,7 @@ class Archive:
         Only needed after writing articles by other means than this class.
         """
         with self._write.begin() as session:
-            return search.rebuild_index(session)
+            return (search_pg if self._postgres else search).rebuild_index(session)
 
     def stats(self) -> dict[str, Any]:
         """Totals, per-portal figures (articles, last run, failures), articles per month."""
@@ -1150,9 +1210,21 @@ class Archive:
 
 def _insert_ignore(engine: Engine, model: type[Base], keys: list[str]) -> Any:
     """INSERT that skips rows clashing on `keys`, in the dialect's own words."""
-    name = engine.dialect.name
-    if name == "sqlite":
-        return sqlite.insert(model).on_conflict_do_nothing(index_elements=keys)
-    if name == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing(index_elements=keys)
-    raise ArchiveError(f"the archive does not support {name} databases")
+    return dialect_insert(engine.dialect.name, model).on_conflict_do_nothing(index_elements=keys)
+
+
+def _index_article(session: Session, article_id: int, record: dict[str, Any] | None = None) -> None:
+    """Rewrite the article's row of the search index, in the transaction storing it.
+
+    `record` is the version just stored (gold dict): PostgreSQL indexes it without
+    reading it back; SQLite folds the stored row in SQL.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        search.index_article(session, article_id)
+    elif record is None:
+        search_pg.index_article(session, article_id)
+    else:
+        captions = [img["caption"] for img in record["images"]]
+        search_pg.index_document(
+            session, article_id, record["title"], record["lead"], record["body"], captions
+        )

@@ -290,7 +290,11 @@ def test_migration_0001_is_the_first_schema(tmp_path: Path) -> None:
 
 
 def _describe(path: Path) -> dict[str, Any]:
-    engine = create_engine(f"sqlite:///{path}")
+    return _describe_url(f"sqlite:///{path}")
+
+
+def _describe_url(url: str) -> dict[str, Any]:
+    engine = create_engine(url)
     inspector = inspect(engine)
     tables = {}
     for table in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
@@ -449,3 +453,68 @@ def test_a_version_2_archive_is_upgraded_keeping_every_row(tmp_path: Path) -> No
         )
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
+
+
+# --- PostgreSQL: the same migrations build the same schema ---------------------------
+
+
+def test_the_migrations_build_a_postgresql_archive_like_a_new_one(
+    pg_url: str, pg_server_url: str
+) -> None:
+    """0001 on an empty PostgreSQL database, version-1 rows, then opening it upgrades it."""
+    from alembic import command
+    from sqlalchemy import column, insert, table, text
+
+    from tests import servers
+
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        command.upgrade(schema.alembic_config(conn), "0001")
+        for name, rows in V1_ROWS.items():
+            if name != "meta":  # 0001 wrote it
+                target = table(name, *(column(c) for c in rows[0]))
+                conn.execute(insert(target), rows)
+    with Archive.open(pg_url) as archive:
+        # No file to copy: a PostgreSQL archive is backed up by its owner's means.
+        assert archive.upgraded == schema.Upgrade(1, SCHEMA_VERSION, None)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": _not_search_tables}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+        assert context.get_current_revision() == schema.HEAD
+        assert conn.execute(text("SELECT count(*) FROM current_articles")).scalar() == 2
+        assert conn.execute(
+            text("SELECT month, articles, removed FROM articles_by_month ORDER BY month")
+        ).all() == [("2020-07", 1, 0), ("2020-08", 1, 0)]
+    engine.dispose()
+
+    # What a new PostgreSQL archive has: the same tables, columns, keys and indexes
+    # (added columns come last in a migrated table: the order is not compared).
+    fresh = servers.new_pg_database(pg_server_url, "t_migrations_fresh")
+    Archive.open(fresh).close()
+    migrated, created = _describe_url(pg_url), _describe_url(fresh)
+    for tables in (migrated, created):
+        for description in tables.values():
+            description["columns"].sort()
+    assert migrated == created
+    assert "articles_fts" in created
+
+    # The old rows read back as in an upgraded SQLite archive; search was filled.
+    with Archive.open(pg_url) as archive:
+        assert archive.upgraded is None
+        first = next(a for a in archive.iter_articles() if a["url"] == URL_1)
+        assert first["credit"] == CREDIT and first["revision"] == 1
+        assert first["images"] == [
+            {"src": f"{BASE}/a.jpg", "caption": "Quang cảnh."},
+            {"src": f"{BASE}/b.jpg", "caption": None},
+        ]
+        history = archive.history(URL_1 + "&Source=x")
+        assert [(r["revision"], r["reason"], r["capture_id"], r["run_id"]) for r in history] == [
+            (1, "new", 1, 1)
+        ]
+        assert history[0]["images"] == first["images"]
+        assert history[0]["attachments"] == [{"url": f"{BASE}/kh.pdf", "name": "Kế hoạch"}]
+        assert [hit["url"] for hit in archive.search("duc")] == [URL_1]
+        assert [hit["url"] for hit in archive.search("captions:quang")] == [URL_1]
+        assert archive.stats()["totals"]["failures"] == 1

@@ -21,6 +21,8 @@ depends_on = None
 
 TS = sa.String(40)
 SHA = sa.String(64)
+# 64-bit on PostgreSQL (SQLite's INTEGER is 64-bit already): a run's bytes outgrow 2 GB.
+BYTES = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
 
 
 def upgrade() -> None:
@@ -67,7 +69,7 @@ def upgrade() -> None:
         sa.Column("sections", sa.JSON, nullable=False),
         sa.Column("args", sa.JSON, nullable=False),
         *(
-            sa.Column(name, sa.Integer, nullable=False)
+            sa.Column(name, BYTES if name == "bytes" else sa.Integer, nullable=False)
             for name in (
                 "pages",
                 "requests",

@@ -21,6 +21,7 @@ depends_on = None
 
 TS = sa.String(40)
 SHA = sa.String(64)
+BYTES = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
 
 # crawl_runs as version 1 had it: batch mode copies it, CHECK constraint included.
 _RUNS_V1 = sa.Table(
@@ -34,7 +35,7 @@ _RUNS_V1 = sa.Table(
     sa.Column("sections", sa.JSON, nullable=False),
     sa.Column("args", sa.JSON, nullable=False),
     *(
-        sa.Column(name, sa.Integer, nullable=False)
+        sa.Column(name, BYTES if name == "bytes" else sa.Integer, nullable=False)
         for name in (
             "pages",
             "requests",
@@ -54,7 +55,7 @@ _RUNS_V1 = sa.Table(
     sa.Index("ix_crawl_runs_portal", "portal_id", "started_at"),
 )
 
-_FIRST_REVISIONS = """
+_FIRST_REVISIONS_SQLITE = """
 INSERT INTO article_revisions (
     article_id, revision, content_hash, url, section, title, published, lead, body,
     images, credit, attachments, capture_id, run_id, parser_version, observed_at, reason)
@@ -69,9 +70,28 @@ FROM articles AS a
 LEFT JOIN captures AS c ON c.id = (
     SELECT max(id) FROM captures WHERE article_id = a.id AND content_hash = a.content_hash)
 """
+# The same in PostgreSQL's JSON functions.
+_FIRST_REVISIONS_POSTGRESQL = """
+INSERT INTO article_revisions (
+    article_id, revision, content_hash, url, section, title, published, lead, body,
+    images, credit, attachments, capture_id, run_id, parser_version, observed_at, reason)
+SELECT a.id, 1, a.content_hash, a.url, a.section, a.title, a.published, a.lead, a.body,
+       (SELECT coalesce(json_agg(json_build_object('src', i.src, 'caption', i.caption)
+                                 ORDER BY i.position), '[]'::json)
+        FROM images AS i WHERE i.article_id = a.id),
+       a.credit,
+       (SELECT coalesce(json_agg(json_build_object('url', t.url, 'name', t.name)
+                                 ORDER BY t.position), '[]'::json)
+        FROM attachments AS t WHERE t.article_id = a.id),
+       c.id, c.run_id, a.parser_version, a.first_seen_at, 'new'
+FROM articles AS a
+LEFT JOIN captures AS c ON c.id = (
+    SELECT max(id) FROM captures WHERE article_id = a.id AND content_hash = a.content_hash)
+"""
 
 
 def upgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
     # SQLite adds a NOT NULL column only with a default: it fills the existing rows.
     op.add_column("articles", sa.Column("revision", sa.Integer, nullable=False, server_default="1"))
     op.add_column("articles", sa.Column("etag", sa.Text))
@@ -80,7 +100,10 @@ def upgrade() -> None:
     op.add_column("articles", sa.Column("removed_at", TS))
     op.execute("UPDATE articles SET last_checked_at = last_seen_at")
 
-    with op.batch_alter_table("crawl_runs", copy_from=_RUNS_V1, recreate="always") as runs:
+    # SQLite changes a CHECK constraint by copying the table; PostgreSQL alters it in place
+    # (a copy could not be dropped there: other tables refer to it).
+    recreate = "always" if sqlite else "never"
+    with op.batch_alter_table("crawl_runs", copy_from=_RUNS_V1, recreate=recreate) as runs:
         runs.add_column(sa.Column("removed", sa.Integer, nullable=False, server_default="0"))
         runs.add_column(sa.Column("message", sa.Text))
         runs.drop_constraint("ck_crawl_runs_status", type_="check")
@@ -155,7 +178,7 @@ def upgrade() -> None:
         sa.Column("acquired_at", TS, nullable=False),
         sa.Column("heartbeat_at", TS, nullable=False),
     )
-    op.execute(_FIRST_REVISIONS)
+    op.execute(_FIRST_REVISIONS_SQLITE if sqlite else _FIRST_REVISIONS_POSTGRESQL)
     op.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
 
 

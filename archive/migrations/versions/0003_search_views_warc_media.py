@@ -4,8 +4,9 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29
 
-- articles_fts: FTS5 index of the folded title, lead, body and captions (SQLite only),
-  filled from the stored articles; views current_articles and articles_by_month.
+- articles_fts: index of the folded title, lead, body and captions (SQLite: FTS5;
+  PostgreSQL: a tsvector table), filled from the stored articles; views
+  current_articles and articles_by_month.
 - warc_records, media, media_urls; captures gain warc_file and warc_offset; images
   and attachments gain media_sha256; a revision may have the reason "reparse".
 """
@@ -22,6 +23,7 @@ depends_on = None
 
 TS = sa.String(40)
 SHA = sa.String(64)
+BYTES = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
 
 # article_revisions as version 2 had it, CHECK constraint included, for batch mode.
 _REVISIONS_V2 = sa.Table(
@@ -88,6 +90,49 @@ FROM articles AS a
 """
 
 
+# On PostgreSQL: a table of tsvectors (see archive/search_pg.py, whose function
+# `document` builds them in Python from the folded words).
+_PG_FTS = (
+    """CREATE TABLE articles_fts (
+    article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    document TSVECTOR NOT NULL
+)""",
+    "CREATE INDEX ix_articles_fts_document ON articles_fts USING GIN (document)",
+)
+
+
+def _fill_pg_fts() -> None:
+    # Documents are built by the archive's own folding, as SQLite's by its vn_fold.
+    from archive.search_pg import document
+
+    bind = op.get_bind()
+    captions: dict[int, list[str]] = {}
+    for article_id, caption in bind.execute(
+        sa.text(
+            "SELECT article_id, caption FROM images WHERE caption IS NOT NULL "
+            "ORDER BY article_id, position"
+        )
+    ):
+        captions.setdefault(article_id, []).append(caption)
+    rows = [
+        {
+            "id": article_id,
+            "document": document(title, lead, body or [], captions.get(article_id, [])),
+        }
+        for article_id, title, lead, body in bind.execute(
+            sa.text("SELECT id, title, lead, body FROM articles ORDER BY id")
+        )
+    ]
+    if rows:
+        bind.execute(
+            sa.text(
+                "INSERT INTO articles_fts (article_id, document) "
+                "VALUES (:id, CAST(:document AS tsvector))"
+            ),
+            rows,
+        )
+
+
 def _add_media_reference(table: str) -> None:
     column = sa.Column("media_sha256", SHA, sa.ForeignKey("media.sha256"), nullable=True)
     if op.get_bind().dialect.name == "sqlite":
@@ -100,8 +145,9 @@ def _add_media_reference(table: str) -> None:
 
 
 def upgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
     with op.batch_alter_table(
-        "article_revisions", copy_from=_REVISIONS_V2, recreate="always"
+        "article_revisions", copy_from=_REVISIONS_V2, recreate="always" if sqlite else "never"
     ) as revisions:
         revisions.drop_constraint("ck_article_revisions_reason", type_="check")
         revisions.create_check_constraint(
@@ -115,8 +161,8 @@ def upgrade() -> None:
         sa.Column("portal_id", sa.String(64), sa.ForeignKey("portals.id"), nullable=False),
         sa.Column("run_id", sa.Integer, sa.ForeignKey("crawl_runs.id")),
         sa.Column("warc_file", sa.Text, nullable=False),
-        sa.Column("warc_offset", sa.Integer, nullable=False),
-        sa.Column("warc_length", sa.Integer, nullable=False),
+        sa.Column("warc_offset", BYTES, nullable=False),
+        sa.Column("warc_length", BYTES, nullable=False),
         sa.Column("record_id", sa.Text, nullable=False),
         sa.Column("record_type", sa.String(16), nullable=False),
         sa.Column("target_uri", sa.Text, nullable=False),
@@ -125,7 +171,7 @@ def upgrade() -> None:
         sa.Column("content_type", sa.Text),
         sa.Column("warc_date", TS, nullable=False),
         sa.Column("payload_digest", sa.Text, nullable=False),
-        sa.Column("payload_length", sa.Integer, nullable=False),
+        sa.Column("payload_length", BYTES, nullable=False),
         sa.Column("refers_to", sa.Integer, sa.ForeignKey("warc_records.id")),
         sa.CheckConstraint("record_type IN ('response', 'revisit')", name="ck_warc_records_type"),
     )
@@ -136,7 +182,7 @@ def upgrade() -> None:
         "media",
         sa.Column("sha256", SHA, primary_key=True),
         sa.Column("mime_type", sa.Text),
-        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("size", BYTES, nullable=False),
         sa.Column("width", sa.Integer),
         sa.Column("height", sa.Integer),
         sa.Column("path", sa.Text, nullable=False),
@@ -154,16 +200,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_media_urls_sha256", "media_urls", ["sha256"])
     op.add_column("captures", sa.Column("warc_file", sa.Text))
-    op.add_column("captures", sa.Column("warc_offset", sa.Integer))
+    op.add_column("captures", sa.Column("warc_offset", BYTES))
     _add_media_reference("images")
     _add_media_reference("attachments")
 
     # --- search and views ---
     for view in _VIEWS:
         op.execute(view)
-    if op.get_bind().dialect.name == "sqlite":
+    if sqlite:
         op.execute(_FTS)
         op.execute(_FILL_FTS)
+    else:
+        for sql in _PG_FTS:
+            op.execute(sql)
+        _fill_pg_fts()
     op.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
 
 
