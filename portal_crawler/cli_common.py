@@ -22,7 +22,8 @@ def die(message: str, code: int = 2) -> int:
 def open_existing(db: str | None) -> Archive | None:
     """The archive at `db` (or the default), or None (with an error) when there is none."""
     path = db or default_db_path()
-    if not str(path).startswith(("sqlite:", "postgresql")) and not Path(path).exists():
+    # A URL names a database server (or a SQLite URL): the archive checks it on open.
+    if "://" not in str(path) and not Path(path).exists():
         die(f"no archive at {path}; run `portal-archive crawl` first", 1)
         return None
     return Archive.open(path)
