@@ -65,8 +65,7 @@ def _classes_up(el: etree._Element, stop: etree._Element | None, depth: int = 4)
 
 
 def _is_widget(unit: Unit) -> bool:
-    words = unit.text.split()
-    if len(words) > 12:
+    if unit.words > 12:
         return False
     folded = fold_diacritics(unit.text)
     return bool(_WIDGET_TEXT.match(folded))
@@ -112,7 +111,7 @@ class Assembler:
                 if body_seen > 3:
                     break
             if not self._date_like(unit):
-                if unit.zone == "body" and len(unit.text.split()) > _DATE_WORDS:
+                if unit.zone == "body" and unit.words > _DATE_WORDS:
                     break
                 continue
             found = parse_date_text(unit.text, self.utc_offset)
@@ -123,7 +122,7 @@ class Assembler:
 
     def _date_like(self, unit: Unit) -> bool:
         """A short line that may be a date line, not a sentence that mentions a date."""
-        words = len(unit.text.split())
+        words = unit.words
         if words <= 10:
             return True
         if unit.zone == "body" or words > _DATE_WORDS:
@@ -132,7 +131,7 @@ class Assembler:
 
     def tail_date(self) -> str | None:
         for i, unit in enumerate(self.units):
-            if unit.kind == "text" and unit.zone == "tail" and len(unit.text.split()) <= 12:
+            if unit.kind == "text" and unit.zone == "tail" and unit.words <= 12:
                 found = parse_date_text(unit.text, self.utc_offset)
                 if found:
                     self.used.add(i)
@@ -191,11 +190,11 @@ class Assembler:
                 self.used.add(i)
                 continue
             hinted = bool(_LEAD_CLASS.search(_classes_up(unit.el, self.region, 3)))
-            if (hinted or len(unit.text.split()) >= 8) and self.parts.lead is None:
+            if (hinted or unit.words >= 8) and self.parts.lead is None:
                 self.parts.lead = unit.text
                 self.used.add(i)
                 continue
-            if not hinted and len(unit.text.split()) >= 8:
+            if not hinted and unit.words >= 8:
                 continue  # prose the container missed: keep it as body
             self.used.add(i)
 
@@ -215,7 +214,7 @@ class Assembler:
             if (
                 hinted
                 and unit.el is not self.region
-                or (unit.bold and len(unit.text.split()) >= 5 and parse_credit(unit.text) is None)
+                or (unit.bold and unit.words >= 5 and parse_credit(unit.text) is None)
             ):
                 self.parts.lead = unit.text
                 self.used.add(i)
@@ -232,7 +231,7 @@ class Assembler:
         return unit.text if self._caption_like(prev, unit) else None
 
     def _caption_like(self, image: Unit, unit: Unit) -> bool:
-        words = len(unit.text.split())
+        words = unit.words
         if words > 80 or parse_credit(unit.text) is not None:
             return False
         classes = _classes_up(unit.el, self.region, 3)
@@ -308,7 +307,7 @@ class Assembler:
         for i, unit in enumerate(self.units):
             if unit.kind != "text" or unit.zone != "tail" or i in self.used:
                 continue
-            if len(unit.text.split()) > 25 or unit.link_ratio >= 0.5:
+            if unit.words > 25 or unit.link_ratio >= 0.5:
                 continue
             credit = parse_credit(unit.text)
             if credit is not None:
@@ -318,7 +317,7 @@ class Assembler:
 
     @staticmethod
     def _credit_of(unit: Unit) -> Credit | None:
-        if len(unit.text.split()) > 25:
+        if unit.words > 25:
             return None
         credit = parse_credit(unit.text)
         if credit is None:

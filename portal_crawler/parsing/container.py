@@ -7,7 +7,14 @@ from difflib import SequenceMatcher
 
 from lxml import etree
 
-from portal_crawler.parsing.dom import BLOCK_TAGS, Stats, class_tokens, local_tag, text_of
+from portal_crawler.parsing.dom import (
+    BLOCK_TAGS,
+    class_tokens,
+    local_tag,
+    name_tokens,
+    text_of,
+)
+from portal_crawler.parsing.scan import Index
 from portal_crawler.parsing.text import fold_diacritics, normalize_text
 
 # Class/id words of page furniture: an element carrying one is not article content
@@ -35,11 +42,6 @@ _POSITIVE = re.compile(
 )
 
 _TITLE_HINT = re.compile(r"title|headline|tieude|tieu-de|heading")
-_HEADINGS = frozenset({"h1", "h2", "h3", "h4"})
-_TITLE_WORDS = re.compile("title|headline|tieu|heading", re.I).search
-_TITLE_CANDIDATES = etree.XPath(
-    "//*[self::h1 or self::h2 or self::h3 or self::h4 or @class or @id or @itemprop]"
-)
 _TITLE_BAD = re.compile(r"module|portlet-title|box|sidebar|other|site|logo|brand|menu|cate")
 _FURNITURE_TITLES = {
     "tin moi",
@@ -75,65 +77,58 @@ _HEADLINE_TOKEN = re.compile(r"(?:^|-)(?:title|headline|tieude)(?:-|$)")
 _SECTIONING = ("nav", "aside", "footer", "header")
 
 
-def is_furniture(el: etree._Element) -> bool:
-    tag = el.tag
-    tokens = class_tokens(el)
+def _verdict(tag: str, cls: str | None, ident: str | None) -> tuple[bool, bool]:
+    """(furniture by name, named like a header) for an element's tag, class and id."""
+    tokens = name_tokens(cls, ident)
+    header = tag == "header" or "header" in tokens
     if not tokens:
-        return tag in _SECTIONING
+        return tag in _SECTIONING, header
     joined = "-".join(tokens)
     if _POSITIVE_JOINED.search(joined):
-        return False
+        return False, header
     if _HEADLINE_TOKEN.search(joined):
-        return False  # "header-title" is a headline, not a page header
+        return False, header  # "header-title" is a headline, not a page header
     if tag in ("nav", "aside", "footer"):
-        return True
-    return bool(_NEGATIVE_JOINED.search(joined) or _NEGATIVE_PART.search(joined))
-
-
-_NAMED_OR_SECTIONING = etree.XPath(
-    "//*[@class or @id or self::nav or self::aside or self::footer or self::header]"
-)
+        return True, header
+    return bool(_NEGATIVE_JOINED.search(joined) or _NEGATIVE_PART.search(joined)), header
 
 
 def boilerplate(
-    root: etree._Element, stats: dict[etree._Element, Stats], extra: list[etree._Element]
+    index: Index, extra: list[etree._Element], root: etree._Element
 ) -> set[etree._Element]:
     """Elements to ignore: furniture by name, unless it holds most of the prose."""
-    body_stats = stats.get(root)
-    total_prose = (body_stats.chars - body_stats.link_chars) if body_stats else 0
+    chars, link_chars = index.chars, index.link_chars
+    at = index.order.get(root)
+    total_prose = (chars[at] - link_chars[at]) if at is not None else 0
     dropped: set[etree._Element] = set(extra)
     # Templates repeat class names: decide each (tag kind, class, id) once per page.
-    verdicts: dict[tuple[str, str | None, str | None], bool] = {}
+    verdicts: dict[tuple[str, str | None, str | None], tuple[bool, bool]] = {}
     # Furniture is named by a class or id, or is a <nav>/<aside>/<footer>/<header>.
-    for el in _NAMED_OR_SECTIONING(root):
-        tag = el.tag
+    for i, el, tag, cls, ident in index.named:
         if tag in ("html", "body", "form") or el in dropped:
             continue
-        key = (tag if tag in _SECTIONING else "", el.get("class"), el.get("id"))
-        furniture = verdicts.get(key)
-        if furniture is None:
-            furniture = verdicts[key] = is_furniture(el)
+        key = (tag if tag in _SECTIONING else "", cls, ident)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = _verdict(tag, cls, ident)
+        furniture, header = verdict
         if not furniture:
             continue
-        st = stats.get(el)
-        prose = (st.chars - st.link_chars) if st else 0
+        prose = chars[i] - link_chars[i]
         # A wrapper misnamed "header-article" or a page-wide "module" holds the article.
         if total_prose and prose > 0.4 * total_prose and prose > 400:
             continue
-        if _article_header(el, st):
+        if header and _article_header(el, chars[i], link_chars[i]):
             continue
         dropped.add(el)
     return dropped
 
 
-def _article_header(el: etree._Element, st: Stats | None) -> bool:
+def _article_header(el: etree._Element, chars: int, link_chars: int) -> bool:
     """A "page-header" / <header> that holds a headline, not the site's menu and logo."""
-    tokens = class_tokens(el)
-    if local_tag(el) != "header" and "header" not in tokens:
+    if chars == 0 or link_chars > 0.3 * chars or chars > 600:
         return False
-    if st is None or st.chars == 0 or st.link_chars > 0.3 * st.chars or st.chars > 600:
-        return False
-    return any(local_tag(h) in ("h1", "h2", "h3") for h in el.iter())
+    return next(el.iter("h1", "h2", "h3"), None) is not None
 
 
 def _inside(el: etree._Element, group: set[etree._Element]) -> bool:
@@ -145,62 +140,41 @@ def _inside(el: etree._Element, group: set[etree._Element]) -> bool:
     return False
 
 
-_PARA_TAGS = frozenset({"p", "div", "td", "li", "blockquote", "pre", "dd", "section", "article"})
-
-
-def find_container(
-    root: etree._Element,
-    stats: dict[etree._Element, Stats],
-    dropped: set[etree._Element],
-) -> etree._Element | None:
+def find_container(index: Index, dropped: set[etree._Element]) -> etree._Element | None:
     """The element holding the article's prose (readability-style scoring)."""
-    scores: dict[etree._Element, float] = {}
-    skip_cache: dict[etree._Element, bool] = {}
-
-    def skipped(el: etree._Element) -> bool:
-        # Iterative (pages can nest hundreds deep): climb to a known answer, then fill in.
-        path = []
-        node: etree._Element | None = el
-        result = False
-        while node is not None:
-            known = skip_cache.get(node)
-            if known is not None:
-                result = known
-                break
-            if node in dropped:
-                result = True
-                skip_cache[node] = True
-                break
-            path.append(node)
-            node = node.getparent()
-        for visited in path:
-            skip_cache[visited] = result
-        return result
-
-    for el in root.iter(*_PARA_TAGS):
-        st = stats.get(el)
-        if st is None:
-            continue
-        text_len = _leafish_text(el) if st.has_block else st.chars - st.link_chars
-        if text_len < 25 or skipped(el):
+    elements, tags, parents = index.elements, index.tags, index.parents
+    chars, link_chars, has_block = index.chars, index.link_chars, index.has_block
+    # Whether each element is inside a dropped one: parents come first in document order.
+    skipped = [False] * len(elements)
+    for el in dropped:
+        i = index.order.get(el)
+        if i is not None:
+            skipped[i] = True
+    for i in range(1, len(elements)):
+        if skipped[parents[i]]:
+            skipped[i] = True
+    scores: dict[int, float] = {}
+    for i in index.paras:
+        el = elements[i]
+        text_len = _leafish_text(el) if has_block[i] else chars[i] - link_chars[i]
+        if text_len < 25 or skipped[i]:
             continue
         score = 1.0 + min(text_len / 100, 3.0) + _commas(el)
-        parent = el.getparent()
+        parent = parents[i]
         weight = 1.0
         for _ in range(3):
-            if parent is None or local_tag(parent) in ("body", "html"):
+            if parent < 0 or tags[parent] in ("body", "html"):
                 break
             scores[parent] = scores.get(parent, 0.0) + score * weight
-            parent = parent.getparent()
+            parent = parents[parent]
             weight /= 2
     best: etree._Element | None = None
     best_score = 0.0
-    for el, score in scores.items():
-        st = stats[el]
-        density = st.link_chars / st.chars if st.chars else 1.0
+    for i, score in scores.items():
+        density = link_chars[i] / chars[i] if chars[i] else 1.0
         adjusted = score * (1 - density)
         if adjusted > best_score:
-            best, best_score = el, adjusted
+            best, best_score = elements[i], adjusted
     return best
 
 
@@ -233,18 +207,26 @@ def clean_site_title(title: str, site_names: list[str]) -> str:
 
 
 def _is_site_name(text: str, site_names: list[str]) -> bool:
-    folded = fold_diacritics(text).strip()
+    return _site_name(fold_diacritics(text).strip(), [fold_diacritics(n) for n in site_names if n])
+
+
+_SITE_WORDS = re.compile(r"(cong thong tin|trang thong tin|website|portal)")
+_AUTHORITY = re.compile(r"(ubnd|uy ban nhan dan)\b")
+
+
+def _site_name(folded: str, folded_names: list[str]) -> bool:
+    """_is_site_name on folded text (stripped) and folded names."""
     if not folded:
         return True
-    if any(fold_diacritics(name) == folded for name in site_names if name):
+    if folded in folded_names:
         return True
     if folded in _FURNITURE_TITLES or folded in ("trang chu", "home", "tin tuc - su kien"):
         return True
     words = len(folded.split())
-    if words <= 14 and re.match(r"(cong thong tin|trang thong tin|website|portal)", folded):
+    if words <= 14 and _SITE_WORDS.match(folded):
         return True
     # "UBND huyện X" as a <title> suffix; a headline starting with "UBND" is longer.
-    return words <= 6 and bool(re.match(r"(ubnd|uy ban nhan dan)\b", folded))
+    return words <= 6 and bool(_AUTHORITY.match(folded))
 
 
 _PAGE_NUMBER = re.compile(r"\b(trang|page)\s*\d+\s*$")
@@ -252,15 +234,23 @@ _PAGE_NUMBER = re.compile(r"\b(trang|page)\s*\d+\s*$")
 
 def plausible_title(text: str, section_names: list[str] | tuple[str, ...] = ()) -> bool:
     """False for what heads a listing or the site rather than an article."""
-    if not text or _is_site_name(text, list(section_names)):
+    if not text:
         return False
-    return not _PAGE_NUMBER.search(fold_diacritics(text))
+    return _plausible(fold_diacritics(text), [fold_diacritics(n) for n in section_names if n])
+
+
+def _plausible(folded: str, folded_names: list[str]) -> bool:
+    """plausible_title on the folded (non-empty) text and folded names."""
+    return not _site_name(folded.strip(), folded_names) and not _PAGE_NUMBER.search(folded)
 
 
 def similarity(a: str, b: str) -> float:
     if not a or not b:
         return 0.0
-    fa, fb = fold_diacritics(a), fold_diacritics(b)
+    return _similarity(fold_diacritics(a), fold_diacritics(b))
+
+
+def _similarity(fa: str, fb: str) -> float:
     if fa == fb:
         return 1.0
     if fa in fb or fb in fa:
@@ -268,33 +258,54 @@ def similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, fa, fb, autojunk=False).ratio()
 
 
+def _similarity_bound(fa: str, fb: str) -> float:
+    """An upper bound of _similarity, cheaply: the exact value when that is cheap, else
+    difflib's real_quick_ratio (as many matches as the shorter text has characters)."""
+    if fa == fb:
+        return 1.0
+    if fa in fb or fb in fa:
+        return min(len(fa), len(fb)) / max(len(fa), len(fb))
+    return 2.0 * min(len(fa), len(fb)) / (len(fa) + len(fb))
+
+
+def _place(pos: int, container: etree._Element | None, container_start: int) -> float:
+    """The score for where a headline candidate sits relative to the body container."""
+    if container is None:
+        return 0.0
+    if pos <= container_start:
+        # Close before the body is where a headline sits.
+        gap = container_start - pos
+        return 4.0 if gap < 60 else 2.0 if gap < 200 else 0.0
+    if pos <= container_start + 40:
+        return 1.0
+    return -4.0
+
+
 def find_title(
-    root: etree._Element,
-    stats: dict[etree._Element, Stats],
+    index: Index,
     dropped: set[etree._Element],
-    order: dict[etree._Element, int],
     container: etree._Element | None,
     meta_titles: list[str],
     section_names: list[str] | None = None,
 ) -> etree._Element | None:
     """The headline element: heading-like, near and before the body, like the <title>."""
+    stats, order = index.stats, index.order
     container_start = order.get(container, len(order)) if container is not None else len(order)
+    folded_names = [fold_diacritics(n) for n in section_names or () if n]
+    # similarity() gives 0.0 for an empty text: an empty title is left out.
+    folded_metas = [fold_diacritics(t) for t in meta_titles if t]
     best: etree._Element | None = None
     best_score = 0.0
-    for el in _TITLE_CANDIDATES(root):
+    # Headings, itemprop="headline" and a cheap superset of the _TITLE_HINT test below.
+    for el in index.titles:
         tag = el.tag
-        if tag not in _HEADINGS and el.get("itemprop") != "headline":
-            # A cheap superset of the _TITLE_HINT test below.
-            cls, ident = el.get("class"), el.get("id")
-            if not ((cls and _TITLE_WORDS(cls)) or (ident and _TITLE_WORDS(ident))):
-                continue
         tokens = class_tokens(el)
         cls = "-".join(tokens)
         is_heading = tag in ("h1", "h2", "h3", "h4")
         hinted = bool(_TITLE_HINT.search(cls)) or el.get("itemprop") == "headline"
         if not (is_heading or hinted):
             continue
-        st = stats.get(el)
+        st = stats(el)
         if st is None or st.chars < 8 or st.chars > 400:
             continue
         if st.has_block and not is_heading:
@@ -302,11 +313,12 @@ def find_title(
         if st.link_chars > 0.5 * st.chars or _inside(el, dropped):
             continue
         text = normalize_text(text_of(el))
-        folded = fold_diacritics(text).strip(" :")
+        folded_text = fold_diacritics(text)
+        folded = folded_text.strip(" :")
         if (
             folded in _FURNITURE_TITLES
             or len(text.split()) < 3
-            or not plausible_title(text, section_names or ())
+            or not _plausible(folded_text, folded_names)
         ):
             continue
         score = {"h1": 3.0, "h2": 2.5, "h3": 2.0, "h4": 1.0}.get(tag, 1.0)
@@ -314,18 +326,16 @@ def find_title(
             score += 2.0
         if _TITLE_BAD.search(cls):
             score -= 2.0
-        best_sim = max((similarity(text, t) for t in meta_titles), default=0.0)
+        place = _place(order.get(el, 0), container, container_start)
+        if best is not None:
+            # Skip the costly similarity when even its upper bound cannot win (float
+            # rounding is monotonic, so the bound's score bounds the exact score).
+            bound = max((_similarity_bound(folded_text, t) for t in folded_metas), default=0.0)
+            if score + 6.0 * bound + place <= best_score:
+                continue
+        best_sim = max((_similarity(folded_text, t) for t in folded_metas), default=0.0)
         score += 6.0 * best_sim
-        pos = order.get(el, 0)
-        if container is not None:
-            if pos <= container_start:
-                # Close before the body is where a headline sits.
-                gap = container_start - pos
-                score += 4.0 if gap < 60 else 2.0 if gap < 200 else 0.0
-            elif pos <= container_start + 40:
-                score += 1.0
-            else:
-                score -= 4.0
+        score += place
         if score > best_score:
             best, best_score = el, score
     return best if best_score >= 4.0 else None

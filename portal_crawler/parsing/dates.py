@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from .text import fold_with_offsets
 
@@ -109,6 +110,7 @@ class _Time:
     second: int
 
 
+@lru_cache(maxsize=64)
 def _offset(utc_offset: str) -> tuple[timezone, str]:
     """The tzinfo and the "+HH:MM" spelling of an offset such as "+07:00", "+0700", "Z"."""
     value = (utc_offset or "").strip()

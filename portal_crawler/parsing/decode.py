@@ -55,6 +55,10 @@ _CP1258_VOWEL_BYTES = frozenset(b"aeiouyAEIOUY\xe2\xea\xf4\xe3\xf5\xfd\xc2\xca\x
 # C0 controls other than tab, line feed and carriage return; the noncharacters U+FFFE
 # and U+FFFF (a byte-swapped BOM).
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Codecs that decode bytes below 0x80 as ASCII and never yield C0 controls otherwise (UTF-8
+# decoding falls back to windows-1252 only for bytes of 0x80 and above).
+_ASCII_COMPATIBLE = frozenset({"utf-8", "cp1252", "cp1258"})
+_C0_BYTES = tuple(bytes([b]) for b in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)))
 _CONTROL_MAP = dict.fromkeys([*range(0x09), *range(0x0E, 0x20), 0xFFFE, 0xFFFF]) | {
     0x0B: " ",
     0x0C: " ",
@@ -107,15 +111,6 @@ def _utf16_without_bom(body: bytes) -> str | None:
     if even.count(0) > 0.6 * len(even) and odd.count(0) < 0.1 * len(odd):
         return "utf-16-be"
     return None
-
-
-def _is_utf8(body: bytes) -> bool:
-    """True when `body` is valid UTF-8, allowing a multi-byte sequence cut off at the end."""
-    try:
-        body.decode("utf-8")
-        return True
-    except UnicodeDecodeError as exc:
-        return exc.reason == "unexpected end of data" and exc.end == len(body)
 
 
 def _mostly_utf8(body: bytes) -> bool:
@@ -191,18 +186,28 @@ def detect_encoding(body: bytes, headers: Mapping[Any, Any] | None = None) -> st
     bom = _bom_codec(body)
     if bom:
         return bom[0]
+    return _sniff(body, headers)[0]
+
+
+def _sniff(body: bytes, headers: Mapping[Any, Any] | None) -> tuple[str, str | None]:
+    """The codec of a body without a byte order mark and, when it is plain UTF-8, the text
+    (decoded once here rather than again by the caller)."""
     utf16 = _utf16_without_bom(body)
     if utf16:
-        return utf16
-    if _is_utf8(body):
-        return "utf-8"
+        return utf16, None
+    try:
+        return "utf-8", body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(body):
+            return "utf-8", None
     if _mostly_utf8(body):
-        return "utf-8"
-    return (
+        return "utf-8", None
+    codec = (
         _declared_codec(_meta_label(body))
         or _declared_codec(_header_label(headers))
         or _guess_single_byte(body)
     )
+    return codec, None
 
 
 def _decode_utf8(body: bytes) -> str:
@@ -231,17 +236,40 @@ def decode_html(body: bytes, headers: Mapping[Any, Any] | None = None) -> str:
     U+FFFE, U+FFFF) are removed, vertical tab and form feed become spaces: no browser
     shows them, and lxml refuses to store them in a tree.
     """
+    return decode_page(body, headers)[0]
+
+
+def decode_page(body: bytes, headers: Mapping[Any, Any] | None = None) -> tuple[str, bytes | None]:
+    """decode_html's text, and the body itself when it is that text's exact UTF-8 (valid
+    UTF-8 without a byte order mark, a character to remove or one to normalise): the
+    parser then reads the bytes as they are, sparing libxml2 a conversion of the text."""
     if not body:
-        return ""
+        return "", None
     body = bytes(body)
     bom = _bom_codec(body)
+    exact = False
     if bom:
         codec, skip = bom
         text = body[skip:].decode(codec, errors="replace")
     else:
-        codec = detect_encoding(body, headers)
-        text = _decode_utf8(body) if codec == "utf-8" else _decode_other(body, codec)
-    if _CONTROLS.search(text):
+        codec, text = _sniff(body, headers)
+        if text is None:
+            text = _decode_utf8(body) if codec == "utf-8" else _decode_other(body, codec)
+        else:
+            exact = True
+    if _has_controls(body, text, codec):
         text = text.translate(_CONTROL_MAP)
+        exact = False
     # windows-1258 yields base letters followed by combining tone marks.
-    return unicodedata.normalize("NFC", text)
+    normal = unicodedata.normalize("NFC", text)
+    return normal, body if exact and normal is text else None
+
+
+def _has_controls(body: bytes, text: str, codec: str) -> bool:
+    """Whether `text` (decoded from `body`) holds a character of _CONTROLS; may say yes
+    wrongly (translating is then a no-op), never no wrongly."""
+    if codec in _ASCII_COMPATIBLE:
+        # These codecs decode exactly the bytes 0x00-0x1F to C0 controls, and a memchr
+        # per byte value is far cheaper than a regex over the text.
+        return any(byte in body for byte in _C0_BYTES) or "\ufffe" in text or "\uffff" in text
+    return _CONTROLS.search(text) is not None

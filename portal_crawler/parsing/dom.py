@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter, deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -77,20 +77,18 @@ JUNK_TAGS = (
     "meta",
     "map",
 )
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-_HIDDEN_CLASSES = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hidden", "invisible"})
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
-# Words that may hide an element; is_hidden decides (most classes say nothing of it).
-_HIDE_WORDS = ("hid", "none", "sr-only", "invisible")
 
 
-def _parser() -> etree.HTMLParser:
+def _parser(utf8: bool = False) -> etree.HTMLParser:
     # lxml parsers must not be shared between threads. huge_tree lifts libxml2's nesting
     # limit of 256 (beyond which it silently drops the rest of the page) to 2048, and
     # its 10 MB limit on one text node; `flatten_deep` then bounds the depth we walk.
-    parser = getattr(_LOCAL, "parser", None)
+    name = "utf8_parser" if utf8 else "parser"
+    parser = getattr(_LOCAL, name, None)
     if parser is None:
-        parser = _LOCAL.parser = etree.HTMLParser(huge_tree=True)
+        parser = etree.HTMLParser(huge_tree=True, encoding="utf-8" if utf8 else None)
+        setattr(_LOCAL, name, parser)
     return parser
 
 
@@ -98,9 +96,11 @@ _LOCAL = threading.local()
 _XML_DECLARATION = re.compile(r"\s*<\?xml[^>]*\?>")
 
 
-def load_tree(html_text: str) -> etree._Element | None:
+def load_tree(html_text: str, utf8: bytes | None = None) -> etree._Element | None:
     """Parse HTML text into a tree; None when there is nothing to parse.
 
+    `utf8`, when given, is exactly html_text in UTF-8 (see decode.decode_page): libxml2
+    parses it as it is, which is cheaper than the text it would first convert to UTF-8.
     Plain lxml elements (not lxml.html's): the extractor needs no HtmlElement methods,
     and its class lookup costs a Python call per element.
     """
@@ -110,12 +110,13 @@ def load_tree(html_text: str) -> etree._Element | None:
     match = _XML_DECLARATION.match(html_text)
     if match:
         html_text = html_text[match.end() :]
-    parser = _parser()
-    root = _parse_html(html_text, parser)
+        utf8 = None
+    parser = _parser(utf8 is not None)
+    root = _parse_html(html_text if utf8 is None else utf8, parser)
     if any("Excessive depth" in entry.message for entry in parser.error_log):
         # libxml2 stops at 2048 levels and drops the rest of the page: parse again without
         # the opening tags nested that deep (a nesting bomb before the article).
-        shallow = _parse_html(_shallow_markup(html_text), parser)
+        shallow = _parse_html(_shallow_markup(html_text), _parser())
         root = shallow if shallow is not None else root
     if root is None:
         return None
@@ -123,7 +124,7 @@ def load_tree(html_text: str) -> etree._Element | None:
     return root
 
 
-def _parse_html(html_text: str, parser: etree.HTMLParser) -> etree._Element | None:
+def _parse_html(html_text: str | bytes, parser: etree.HTMLParser) -> etree._Element | None:
     try:
         return etree.fromstring(html_text, parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
@@ -257,7 +258,11 @@ def _unwrap(el: etree._Element) -> None:
 
 def class_tokens(el: etree._Element) -> list[str]:
     """Lower-case words of an element's class and id attributes."""
-    cls, ident = el.get("class"), el.get("id")
+    return name_tokens(el.get("class"), el.get("id"))
+
+
+def name_tokens(cls: str | None, ident: str | None) -> list[str]:
+    """Lower-case words of a class and an id attribute value."""
     if not cls and not ident:
         return []
     raw = f"{cls or ''} {ident or ''}".lower()
@@ -266,18 +271,6 @@ def class_tokens(el: etree._Element) -> list[str]:
 
 def class_text(el: etree._Element) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-
-
-def is_hidden(el: etree._Element) -> bool:
-    if not el.attrib:
-        return False
-    style = el.get("style")
-    if style and _HIDDEN_STYLE.search(style):
-        return True
-    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
-        return True
-    cls = (el.get("class") or "").lower().split()
-    return any(c in _HIDDEN_CLASSES for c in cls)
 
 
 # What lxml refuses to store in a tree although its parser produced it from character
@@ -316,22 +309,16 @@ def drop(el: etree._Element) -> None:
     parent.remove(el)
 
 
-_STYLED = etree.XPath("//*[@style or @class or @hidden or @aria-hidden]")
-# Words that may hide an element: a cheap test before `is_hidden` decides.
-_MAY_HIDE = re.compile("|".join(_HIDE_WORDS), re.I)
-
-
-def strip_junk(root: etree._Element) -> None:
-    """Remove scripts, styles, form controls, comments and hidden elements."""
+def strip_junk(root: etree._Element, hidden: list[etree._Element]) -> None:
+    """Remove scripts, styles, form controls, comments and the hidden elements (found by
+    `scan.scan_attributes`, in document order)."""
     # In C, keeping each removed element's tail text in place.
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     etree.strip_elements(root, *JUNK_TAGS, with_tail=False)
-    may_hide = _MAY_HIDE.search
-    for el in _STYLED(root):
-        style, cls = el.get("style"), el.get("class")
-        maybe = (style and may_hide(style)) or (cls and may_hide(cls))
-        maybe = maybe or el.get("hidden") is not None or el.get("aria-hidden") is not None
-        if maybe and is_hidden(el) and el.getparent() is not None:
+    for el in hidden:
+        # Not the root; one inside an element already removed (or stripped above) is
+        # removed from that detached subtree, which changes nothing.
+        if el.getparent() is not None:
             drop(el)
 
 
@@ -342,50 +329,12 @@ def local_tag(el: etree._Element) -> str:
     return tag if isinstance(tag, str) else ""
 
 
-@dataclass(slots=True)
-class Stats:
-    """Text statistics of an element's subtree, computed in one pass."""
+class Stats(NamedTuple):
+    """Text statistics of an element's subtree (scan.index_tree computes them)."""
 
     chars: int = 0  # visible characters (white space runs count once)
     link_chars: int = 0  # of which inside <a href>
     has_block: bool = False  # some descendant is a block element
-    images: int = 0
-
-
-def compute_stats(root: etree._Element) -> dict[etree._Element, Stats]:
-    """Per-element statistics, children before parents (no quadratic walks)."""
-    stats: dict[etree._Element, Stats] = {}
-    get = stats.get
-    blocks = BLOCK_TAGS
-    for el in reversed(list(root.iter(etree.Element))):
-        text = el.text
-        # Length with white space runs folded; most texts between tags are blank.
-        chars = len(" ".join(text.split())) if text and not text.isspace() else 0
-        link_chars = images = 0
-        has_block = False
-        for child in el:
-            child_stats = get(child)
-            if child_stats is not None:
-                chars += child_stats.chars
-                link_chars += child_stats.link_chars
-                images += child_stats.images
-                if not has_block and (child_stats.has_block or child.tag in blocks):
-                    has_block = True
-            tail = child.tail
-            if tail and not tail.isspace():
-                chars += len(" ".join(tail.split()))
-        tag = el.tag
-        if tag == "a":
-            if el.get("href"):
-                link_chars = chars
-        elif tag == "img":
-            images += 1
-        stats[el] = Stats(chars, link_chars, has_block, images)
-    return stats
-
-
-def doc_order(root: etree._Element) -> dict[etree._Element, int]:
-    return {el: i for i, el in enumerate(root.iter())}
 
 
 def last_descendant_index(el: etree._Element, order: dict[etree._Element, int]) -> int:

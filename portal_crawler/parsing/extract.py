@@ -20,15 +20,8 @@ from portal_crawler.parsing.container import (
 )
 from portal_crawler.parsing.credit import parse_credit
 from portal_crawler.parsing.dates import parse_date_text
-from portal_crawler.parsing.decode import decode_html
-from portal_crawler.parsing.dom import (
-    compute_stats,
-    doc_order,
-    last_descendant_index,
-    load_tree,
-    strip_junk,
-    text_of,
-)
+from portal_crawler.parsing.decode import decode_page
+from portal_crawler.parsing.dom import last_descendant_index, load_tree, strip_junk, text_of
 from portal_crawler.parsing.media import absolute_url, attachment_name, script_file_url
 from portal_crawler.parsing.metadata import (
     base_href,
@@ -38,6 +31,7 @@ from portal_crawler.parsing.metadata import (
     meta_titles,
     site_names,
 )
+from portal_crawler.parsing.scan import Index, index_tree, scan_attributes
 from portal_crawler.parsing.text import normalize_text
 from portal_crawler.parsing.units import Linearizer
 from portal_crawler.profiles import ExtractHints, Profile
@@ -58,8 +52,8 @@ MAX_ELEMENTS = 100_000
 _COUNT_ELEMENTS = etree.XPath("count(//*)")
 
 
-def _load(url: str, html_text: str) -> etree._Element | None:
-    root = load_tree(html_text)
+def _load(url: str, html_text: str, utf8: bytes | None) -> etree._Element | None:
+    root = load_tree(html_text, utf8)
     if root is None:
         return None
     count = int(_COUNT_ELEMENTS(root))
@@ -172,11 +166,11 @@ def _date_before(title_el: etree._Element | None, utc_offset: str) -> str | None
     return None
 
 
-def _lists_articles(container: etree._Element, stats: dict) -> bool:
+def _lists_articles(container: etree._Element, index: Index) -> bool:
     """A listing page: several headings inside the "body" that each link to a story."""
     linked_headings = 0
     for heading in container.iter("h2", "h3", "h4", "h5"):
-        st = stats.get(heading)
+        st = index.stats(heading)
         if st is None or not st.chars or st.link_chars < 0.8 * st.chars:
             continue
         if len(normalize_text(text_of(heading)).split()) >= 4:
@@ -206,7 +200,7 @@ def _parse(
             "%s: page of %d bytes, only the first %d parsed", url, len(body), MAX_PARSE_BYTES
         )
         body = body[:MAX_PARSE_BYTES]
-    root = _load(url, decode_html(body or b"", headers)) if body else None
+    root = _load(url, *decode_page(body, headers)) if body else None
     if root is None:
         return Article(url=_safe_canonical(url), section=section)
 
@@ -215,32 +209,31 @@ def _parse(
     base = base_href(root, url)
     if rebase is not None:
         base = rebase(base)
-    og_titles, doc_titles = meta_titles(root)
-    names = site_names(root) + ([profile.name] if profile is not None else [])
+    attrs = scan_attributes(root)
+    og_titles, doc_titles = meta_titles(root, attrs)
+    names = site_names(attrs) + ([profile.name] if profile is not None else [])
     clean_titles = [
         clean_site_title(t, names) for t in og_titles + doc_titles if len(t) <= _MAX_TITLE_CHARS
     ]
-    meta_date = meta_published(root, utc_offset)
+    meta_date = meta_published(root, attrs, utc_offset)
     if section is None:
-        section = breadcrumb_section(root)
+        section = breadcrumb_section(attrs)
 
-    strip_junk(root)
-    stats = compute_stats(root)
-    order = doc_order(root)
+    strip_junk(root, attrs.hidden)
+    index = index_tree(root, attrs)
+    order = index.order
     extra_drop = [el for sel in hints.drop for el in _select(root, sel)]
-    dropped = boilerplate(root, stats, extra_drop)
+    dropped = boilerplate(index, extra_drop, root)
 
     hinted_container = _select(root, hints.container) or _select(root, hints.body)
     container = hinted_container[0] if hinted_container else None
     if container is None:
-        container = find_container(root, stats, dropped)
+        container = find_container(index, dropped)
     section_names = [s.name for s in profile.sections] if profile is not None else []
     hinted_title = _select(root, hints.title)
     title_el = hinted_title[0] if hinted_title else None
     if title_el is None:
-        title_el = find_title(
-            root, stats, dropped, order, container, clean_titles, section_names + names
-        )
+        title_el = find_title(index, dropped, container, clean_titles, section_names + names)
     title = normalize_text(text_of(title_el)) if title_el is not None else None
     if not title:
         # Without a headline element, a <title> naming the site or a listing is no title.
@@ -251,15 +244,13 @@ def _parse(
         ]
         title = fallback[0] if fallback else None
 
-    if container is None or _lists_articles(container, stats):
+    if container is None or _lists_articles(container, index):
         return Article(url=article_url, section=section, title=title)
     region = container if title_el is None else _common_ancestor(title_el, container)
     if title_el is not None and order.get(title_el, 0) > last_descendant_index(container, order):
         # A "title" after the body is not this article's headline.
         region, title_el = container, None
-    units = Linearizer(
-        stats, title=title_el, container=container, skip=lambda el: el in dropped
-    ).run(region)
+    units = Linearizer(index.blocky, title=title_el, container=container, skip=dropped).run(region)
     parts = assemble(
         units,
         region=region,

@@ -10,6 +10,7 @@ from lxml import etree
 
 from portal_crawler.parsing.dates import parse_meta_datetime
 from portal_crawler.parsing.dom import text_of
+from portal_crawler.parsing.scan import Attributes
 from portal_crawler.parsing.text import fold_diacritics, normalize_text
 from portal_crawler.urls import canonicalize_url, host_of
 
@@ -36,34 +37,25 @@ def base_href(root: etree._Element, url: str) -> str:
     return url
 
 
-def meta_content(root: etree._Element, *names: str) -> list[str]:
-    wanted = {n.lower() for n in names}
-    values = []
-    for el in root.iter("meta"):
-        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").lower()
-        if key in wanted and el.get("content"):
-            values.append(el.get("content") or "")
-    return values
-
-
-def meta_titles(root: etree._Element) -> tuple[list[str], list[str]]:
+def meta_titles(root: etree._Element, attrs: Attributes) -> tuple[list[str], list[str]]:
     """(og/twitter titles, <title> texts) of the page."""
-    og = [normalize_text(v) for v in meta_content(root, "og:title", "twitter:title")]
+    og = [normalize_text(v) for v in attrs.meta_content("og:title", "twitter:title")]
     titles = [normalize_text(text_of(el)) for el in root.iter("title")]
     return [t for t in og if t], [t for t in titles if t]
 
 
-def site_names(root: etree._Element) -> list[str]:
-    return [normalize_text(v) for v in meta_content(root, "og:site_name", "application-name")]
+def site_names(attrs: Attributes) -> list[str]:
+    return [normalize_text(v) for v in attrs.meta_content("og:site_name", "application-name")]
 
 
-def meta_published(root: etree._Element, utc_offset: str) -> str | None:
+def meta_published(root: etree._Element, attrs: Attributes, utc_offset: str) -> str | None:
     """A machine-readable publication date, validated; None when absent or malformed."""
-    for value in meta_content(root, *_META_DATE_KEYS):
+    for value in attrs.meta_content(*_META_DATE_KEYS):
         parsed = parse_meta_datetime(value, utc_offset)
         if parsed:
             return parsed
-    for el in root.xpath("//*[@itemprop='datePublished'] | //time[@datetime and @pubdate]"):
+    # itemprop="datePublished" and <time datetime pubdate>
+    for el in attrs.dated:
         value = el.get("content") or el.get("datetime") or text_of(el)
         parsed = parse_meta_datetime(value.strip(), utc_offset)
         if parsed:
@@ -148,13 +140,13 @@ def _same_article(candidate: str, url: str, section_paths: Iterable[str]) -> boo
 _HOME_WORDS = {"trang chu", "home", "trang nhat", "chi tiet tin", "chi tiet", "chi tiet tin tuc"}
 
 
-def breadcrumb_section(root: etree._Element) -> str | None:
+def breadcrumb_section(attrs: Attributes) -> str | None:
     """The last meaningful breadcrumb link, or og/article:section."""
-    values = meta_content(root, "article:section", "og:section")
+    values = attrs.meta_content("article:section", "og:section")
     if values:
         return normalize_text(values[0]) or None
-    for el in root.xpath("//*[@class or @id]"):
-        marker = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    for el, (cls, ident) in attrs.names.items():
+        marker = f"{cls or ''} {ident or ''}".lower()
         if "breadcrumb" not in marker and "duong-dan" not in marker:
             continue
         names = [normalize_text(text_of(a)) for a in el.iter("a")]

@@ -24,10 +24,29 @@ def normalize_text(s: str) -> str:
     """
     if not s:
         return ""
+    folded = s.strip()
+    # Clean text (printable, so no white space but single ASCII spaces, and no removed
+    # character: all are controls or format characters) is folded once stripped; other
+    # text is folded first, which gives the same result when nothing is to be removed
+    # (white space neither composes nor reorders under NFC). Either way, that nothing is
+    # to be removed is then cheap to tell: folding took away no removed white space.
+    if not (folded.isprintable() and "  " not in folded):
+        folded = " ".join(folded.split())
+    if folded.isprintable() and not _has_removed_space(s):
+        if folded.isascii():
+            return folded
+        s = unicodedata.normalize("NFC", folded)
+        if "\u00d0" in s or "\u00f0" in s:
+            s = s.translate(_ETH_TO_DYET)
+        return s
     s = unicodedata.normalize("NFC", _REMOVED.sub("", s))
     if "\u00d0" in s or "\u00f0" in s:
         s = s.translate(_ETH_TO_DYET)
     return " ".join(s.split())
+
+
+def _has_removed_space(s: str) -> bool:
+    return "\x1c" in s or "\x1d" in s or "\x1e" in s or "\x1f" in s
 
 
 @cache
@@ -51,15 +70,21 @@ def fold_diacritics(s: str) -> str:
     return "".join(map(_fold_char, s)).casefold()
 
 
+@cache
+def _fold_lower(ch: str) -> str:
+    return _fold_char(ch).lower()
+
+
 def fold_with_offsets(s: str) -> tuple[str, list[int]]:
     """Folded `s` (lower case, no marks) and, for each folded character, its index in `s`.
 
     Lets a regex run on the folded text and report positions in the original.
     """
-    chars: list[str] = []
-    offsets: list[int] = []
-    for i, ch in enumerate(s):
-        for c in _fold_char(ch).lower():
-            chars.append(c)
-            offsets.append(i)
-    return "".join(chars), offsets
+    if s.isascii():
+        return s.lower(), list(range(len(s)))
+    parts = list(map(_fold_lower, s))
+    folded = "".join(parts)
+    if len(folded) == len(s) and "" not in parts:  # one character for each
+        return folded, list(range(len(s)))
+    offsets = [i for i, part in enumerate(parts) for _ in part]
+    return folded, offsets

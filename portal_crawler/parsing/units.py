@@ -8,12 +8,11 @@ container. An image splits the text around it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lxml import etree
 
-from portal_crawler.parsing.dom import BLOCK_TAGS, Stats, alignment, local_tag, style_of
+from portal_crawler.parsing.dom import BLOCK_TAGS, alignment
 from portal_crawler.parsing.text import normalize_text
 
 _BOLD_STYLE = re.compile(r"font-weight:(bold|[6-9]00)")
@@ -38,11 +37,25 @@ class Unit:
     italic: bool = False
     link_chars: int = 0
     links: list[Link] = field(default_factory=list)
-    align: str | None = None
+    # The memo of `alignment` shared by a page's text units (None for images): a unit's
+    # alignment is looked up when first asked, as few units are.
+    align_cache: dict[etree._Element, str | None] | None = field(default=None, repr=False)
+
+    @property
+    def align(self) -> str | None:
+        """The text-align in force on a text unit's block."""
+        if self.align_cache is None:
+            return None
+        return alignment(self.el, cache=self.align_cache)
 
     @property
     def link_ratio(self) -> float:
         return self.link_chars / len(self.text) if self.text else 0.0
+
+    @property
+    def words(self) -> int:
+        """len(text.split()), counted without splitting: unit text is normalised."""
+        return self.text.count(" ") + 1 if self.text else 0
 
 
 @dataclass
@@ -69,21 +82,30 @@ class _Collector:
         self.zone = zone
         self.out = out
         self.pieces: list[_Piece] = []
+        self.breaks = False  # some piece is a <br>
 
     def add(self, text: str | None, bold: bool, italic: bool, link: etree._Element | None) -> None:
         if text:
             self.pieces.append(_Piece(text, bold, italic, link))
 
+    def add_break(self, bold: bool, italic: bool, link: etree._Element | None) -> None:
+        self.pieces.append(_Piece("\n", bold, italic, link, brk=True))
+        self.breaks = True
+
     def flush(self) -> None:
         pieces, self.pieces = self.pieces, []
+        if not self.breaks:
+            self._emit(pieces)
+            return
+        self.breaks = False
         for group in _paragraphs(pieces):
             self._emit(group)
 
     def _emit(self, pieces: list[_Piece]) -> None:
-        text = normalize_text("".join(p.text for p in pieces))
+        text = normalize_text("".join([p.text for p in pieces]))
         if not text:
             return
-        visible = [p for p in pieces if p.text.strip()]
+        visible = [p for p in pieces if not p.text.isspace()]  # pieces are never empty
         links: dict[etree._Element, list[str]] = {}
         link_chars = 0
         for p in visible:
@@ -96,8 +118,8 @@ class _Collector:
                 el=self.block,
                 zone=self.zone,
                 text=text,
-                bold=all(p.bold for p in visible),
-                italic=all(p.italic for p in visible),
+                bold=all([p.bold for p in visible]),
+                italic=all([p.italic for p in visible]),
                 link_chars=min(link_chars, len(text)),
                 links=[
                     Link(
@@ -107,8 +129,10 @@ class _Collector:
                         el=a,
                     )
                     for a, parts in links.items()
-                ],
-                align=alignment(self.block, cache=self.align_cache),
+                ]
+                if links
+                else [],
+                align_cache=self.align_cache,
             )
         )
 
@@ -167,14 +191,21 @@ def _last_visible(line: list[_Piece]) -> str:
     return ""
 
 
-def _is_bold(el: etree._Element, tag: str) -> bool:
-    return tag in ("b", "strong", "h1", "h2", "h3", "h4", "h5", "h6", "th") or bool(
-        _BOLD_STYLE.search(style_of(el))
-    )
+_BOLD_TAGS = frozenset({"b", "strong", "h1", "h2", "h3", "h4", "h5", "h6", "th"})
+_ITALIC_TAGS = frozenset({"i", "em", "cite"})
 
 
-def _is_italic(el: etree._Element, tag: str) -> bool:
-    return tag in ("i", "em", "cite") or bool(_ITALIC_STYLE.search(style_of(el)))
+def _emphasis(el: etree._Element, tag: str, bold: bool, italic: bool) -> tuple[bool, bool]:
+    """(bold, italic) inside an element, given those outside it."""
+    bold = bold or tag in _BOLD_TAGS
+    italic = italic or tag in _ITALIC_TAGS
+    if not (bold and italic):
+        style = el.get("style")
+        if style:
+            style = style.lower().replace(" ", "")
+            bold = bold or _BOLD_STYLE.search(style) is not None
+            italic = italic or _ITALIC_STYLE.search(style) is not None
+    return bold, italic
 
 
 class Linearizer:
@@ -182,16 +213,16 @@ class Linearizer:
 
     def __init__(
         self,
-        stats: dict[etree._Element, Stats],
+        blocky: set[etree._Element],
         *,
         title: etree._Element | None,
         container: etree._Element,
-        skip: Callable[[etree._Element], bool],
+        skip: set[etree._Element],
     ) -> None:
-        self.stats = stats
+        self.blocky = blocky  # the elements with a block descendant
         self.title = title
         self.container = container
-        self.skip = skip
+        self.skip = skip  # elements left out with their subtrees
         self.out: list[Unit] = []
         self.align_cache: dict[etree._Element, str | None] = {}
         self.zone = "pre" if title is not None else "head"
@@ -201,50 +232,47 @@ class Linearizer:
         self._walk(region)
         return [u for u in self.out if u.zone != "pre"]
 
-    def _has_block(self, el: etree._Element) -> bool:
-        st = self.stats.get(el)
-        return bool(st and st.has_block)
-
     def _walk(self, el: etree._Element) -> None:
-        if not isinstance(el.tag, str):
+        tag = el.tag
+        if not isinstance(tag, str):
             return
         if el is self.title:
             # A headline inside the body container starts the body right away.
             self.zone = "body" if self.in_container else "head"
             return
-        if self.skip(el):
+        if el in self.skip:
             return
         entering = el is self.container
         if entering:
             self.in_container = True
             self.zone = "body" if self.zone != "pre" else "pre"
-        tag = local_tag(el)
         if tag == "img":
-            self.out.append(Unit(kind="image", el=el, zone=self._zone()))
+            self.out.append(Unit(kind="image", el=el, zone=self.zone))
         elif tag in ("br", "hr"):
             pass
-        elif not self._has_block(el):
-            col = _Collector(el, self._zone(), self.out, self.align_cache)
+        elif el not in self.blocky:
+            col = _Collector(el, self.zone, self.out, self.align_cache)
             self._inline(el, col, False, False, None, top=True)
             col.flush()
         else:
-            col = _Collector(el, self._zone(), self.out, self.align_cache)
+            col = _Collector(el, self.zone, self.out, self.align_cache)
             col.add(el.text, False, False, None)
+            blocky, skip = self.blocky, self.skip
             for child in el:
-                if not isinstance(child.tag, str):
+                ctag = child.tag
+                if not isinstance(ctag, str):
                     col.add(child.tail, False, False, None)
                     continue
-                ctag = local_tag(child)
                 if (
                     ctag in BLOCK_TAGS
-                    or self._has_block(child)
+                    or child in blocky
                     or child is self.title
                     or child is self.container
-                    or self.skip(child)
+                    or child in skip
                 ):
                     col.flush()
                     self._walk(child)
-                    col = _Collector(el, self._zone(), self.out, self.align_cache)
+                    col = _Collector(el, self.zone, self.out, self.align_cache)
                 else:
                     self._inline(child, col, False, False, None)
                 col.add(child.tail, False, False, None)
@@ -252,9 +280,6 @@ class Linearizer:
         if entering:
             self.in_container = False
             self.zone = "tail" if self.zone == "body" else self.zone
-
-    def _zone(self) -> str:
-        return self.zone
 
     def _inline(
         self,
@@ -267,18 +292,17 @@ class Linearizer:
         top: bool = False,
     ) -> None:
         """Add an inline subtree's text to the collector; images split the paragraph."""
-        if not isinstance(el.tag, str) or (not top and self.skip(el)):
+        tag = el.tag
+        if not isinstance(tag, str) or (not top and el in self.skip):
             return
-        tag = local_tag(el)
         if tag == "img":
             col.flush()
-            self.out.append(Unit(kind="image", el=el, zone=self._zone()))
+            self.out.append(Unit(kind="image", el=el, zone=self.zone))
             return
         if tag == "br":
-            col.pieces.append(_Piece("\n", bold, italic, link, brk=True))
+            col.add_break(bold, italic, link)
             return
-        bold = bold or _is_bold(el, tag)
-        italic = italic or _is_italic(el, tag)
+        bold, italic = _emphasis(el, tag, bold, italic)
         if tag == "a" and el.get("href") is not None:
             link = el
         col.add(el.text, bold, italic, link)
