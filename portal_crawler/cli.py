@@ -18,6 +18,7 @@ from portal_crawler import analysis_cli, archival_cli
 from portal_crawler.cli_common import DB_HELP
 from portal_crawler.cli_common import die as _die
 from portal_crawler.cli_common import open_existing as _open_existing
+from portal_crawler.distributed import cli as distributed_cli
 from portal_crawler.profiles import (
     PROFILE_DIRS_ENV,
     ProfileError,
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     archival_cli.add_commands(commands)  # reparse, import-warc
     analysis_cli.add_commands(commands)  # search, stats, datasette-metadata
+    distributed_cli.add_commands(commands)  # enqueue, worker
     return parser
 
 
@@ -539,6 +541,7 @@ COMMANDS = {
     "demo": cmd_demo,
     **archival_cli.COMMANDS,
     **analysis_cli.COMMANDS,
+    **distributed_cli.COMMANDS,
 }
 
 

@@ -69,6 +69,8 @@ class MediaPipeline:
             for url in media_urls(item.article, self.mode):
                 if url in self.in_flight or not needs_fetch(archive, url):
                     continue
+                if not self._claim(url, item):
+                    continue  # another worker of a distributed crawl fetches it
                 self.in_flight.add(url)
                 if await self._fetch(archive, item.portal_id, url):
                     # Stored: the archive answers for it now, so memory stays flat.
@@ -80,6 +82,10 @@ class MediaPipeline:
             # The article is archived; its files can come with a later run.
             logger.error("Media of %s not stored: %s", item.article["url"], exc)
         return item
+
+    def _claim(self, url: str, item: ArticleItem) -> bool:
+        """Whether this item may fetch the file (distributed workers decide in Redis)."""
+        return True
 
     async def _fetch(self, archive: Any, portal_id: str, url: str) -> bool:
         """Download and store one file; whether it was stored."""

@@ -76,14 +76,18 @@ class DedupPipeline:
         self.seen = DiskSet()  # flat in memory, however many articles the run stores
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        if isinstance(item, ArticleItem):
-            url = item.article["url"]
-            if url in self.seen:
-                logger.info("already archived in this run: %s", url)
-                urls = {item.requested_url, item.fetched_url} - {None}
-                return DuplicateItem(item.portal_id, sorted(urls))  # type: ignore[arg-type]
-            self.seen.add(url)
+        if isinstance(item, ArticleItem) and self._seen_before(item.article["url"], item):
+            logger.info("already archived in this run: %s", item.article["url"])
+            urls = {item.requested_url, item.fetched_url} - {None}
+            return DuplicateItem(item.portal_id, sorted(urls))  # type: ignore[arg-type]
         return item
+
+    def _seen_before(self, url: str, item: ArticleItem) -> bool:
+        """Whether this run already had the article (distributed runs share this in Redis)."""
+        if url in self.seen:
+            return True
+        self.seen.add(url)
+        return False
 
 
 class ArchivePipeline:
@@ -145,11 +149,26 @@ class ArchivePipeline:
                 "mirror": spider.mirror_origin,
                 "sections": [s.url for s in spider.sections],
                 "full": spider.full,
+                # A distributed worker adds its worker and job ids.
+                **getattr(spider, "run_details", {}),
             },
         )
+        if not self._take_lock(archive, profile.id):
+            return
+        self.locked = True
+        self.crawler.portal_archive = archive  # type: ignore[attr-defined]
+        self.crawler.portal_run_id = self.run_id  # type: ignore[attr-defined]
+
+    def _take_lock(self, archive: Archive, portal_id: str) -> bool:
+        """Take the portal's crawl lock (and keep it beating); False when refused.
+
+        Distributed workers share a portal and override this (see
+        portal_crawler.distributed.pipelines).
+        """
+        settings = self.crawler.settings
         try:
             archive.acquire_lock(
-                profile.id,
+                portal_id,
                 run_id=self.run_id,
                 stale_after=settings.getfloat("PORTAL_LOCK_STALE_AFTER", 900.0),
             )
@@ -159,15 +178,13 @@ class ArchivePipeline:
             archive.finish_run(self.run_id, "failed", {}, message=message)
             self.crawler.portal_refused = message  # type: ignore[attr-defined]
             self.crawler.portal_blocked = message  # type: ignore[attr-defined]
-            return
-        self.locked = True
-        archive.interrupt_stale_runs(profile.id)
-        self.crawler.portal_archive = archive  # type: ignore[attr-defined]
-        self.crawler.portal_run_id = self.run_id  # type: ignore[attr-defined]
-        self.heartbeat = LoopingCall(archive.heartbeat, profile.id)
+            return False
+        archive.interrupt_stale_runs(portal_id)
+        self.heartbeat = LoopingCall(archive.heartbeat, portal_id)
         beating = self.heartbeat.start(settings.getfloat("PORTAL_LOCK_HEARTBEAT", 60.0), now=False)
         # Losing the lock (taken over after a stall) or the database: stop writing.
         beating.addErrback(lambda failure: self._stop(f"lost the crawl lock: {failure.value}"))
+        return True
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         archive = self.archive

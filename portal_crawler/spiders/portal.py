@@ -192,11 +192,11 @@ class PortalSpider(scrapy.Spider):
         if archive is not None:
             # What a killed run had found but not archived comes first.
             for url, section in archive.frontier_pending(self.profile.id):
-                self.articles_requested.add(url)
+                self._claim_article(url)
                 self.crawler.stats.inc_value("portal/resumed")
                 yield self._article_request(url, section)
         for section in self.sections:
-            self.listing_pages_seen.add(("GET", canonicalize_url(section.url)))
+            self._claim_listing_page(("GET", canonicalize_url(section.url)))
             yield Request(
                 section.url,
                 callback=self.parse_listing,
@@ -209,8 +209,7 @@ class PortalSpider(scrapy.Spider):
                 for url in archive.recheck_urls(
                     self.profile.id, section.name, last=self.recheck_last, days=self.recheck_days
                 ):
-                    if url not in self.articles_requested:
-                        self.articles_requested.add(url)
+                    if self._claim_article(url):
                         self.crawler.stats.inc_value("portal/rechecked")
                         yield self._article_request(url, section.name, recheck=True)
 
@@ -280,24 +279,22 @@ class PortalSpider(scrapy.Spider):
             if not listing.article_urls:
                 self.crawler.stats.set_value(f"portal/empty_listing/{section}", response.url)
         signature = _signature(listing.article_urls)
-        if signature and (section, signature) in self.listing_signatures:
+        if signature and not self._claim_listing_signature(section, signature):
             # The same entries again (page 1 via "?page=1", "Last" = page N, or a
             # pager that never ends): nothing new here, and nothing to follow.
             self.crawler.stats.inc_value("portal/listing_repeats")
             return
-        self.listing_signatures.add((section, signature))
-        self.listing_pages_walked[section] = self.listing_pages_walked.get(section, 0) + 1
+        walked = self._count_listing_page(section)
 
         # Not archived yet (or archived, then removed, and listed again).
         unarchived = [u for u in listing.article_urls if self._is_new(u)]
         wanted = listing.article_urls if self.full else unarchived
-        fetch = [u for u in wanted if u not in self.articles_requested]
+        fetch = [u for u in wanted if self._claim_article(u)]
         if self.archive is not None and unarchived:
             self.archive.frontier_add(
                 self.profile.id, self._run_id(), [(u, section) for u in unarchived]
             )
         for url in fetch:
-            self.articles_requested.add(url)
             yield self._article_request(url, section)
 
         if not listing.article_urls:
@@ -306,7 +303,7 @@ class PortalSpider(scrapy.Spider):
             # Every entry of this page is archived: the rest of the listing is older.
             self.crawler.stats.inc_value("portal/listing_stops")
             return
-        if self.listing_pages_walked[section] >= self.max_listing_pages:
+        if walked >= self.max_listing_pages:
             self.logger.warning(
                 "Stopping pagination of %s at %d listing pages", section, self.max_listing_pages
             )
@@ -326,18 +323,16 @@ class PortalSpider(scrapy.Spider):
         meta = {"section": section, "listing_page": page_no + 1}
         for link in links:
             if isinstance(link, str):
-                key: tuple[str, ...] = ("GET", link)
-                if key not in self.listing_pages_seen:
-                    self.listing_pages_seen.add(key)
+                if self._claim_listing_page(("GET", link)):
                     yield Request(
                         link, callback=self.parse_listing, errback=self.on_error, meta=meta
                     )
                 continue
             target, argument = link
-            key = ("POST", canonicalize_url(response.url), target, argument)
-            if key in self.listing_pages_seen:
+            if not self._claim_listing_page(
+                ("POST", canonicalize_url(response.url), target, argument)
+            ):
                 continue
-            self.listing_pages_seen.add(key)
             form = postback_form(html, response.url, target, argument)
             if form is None:
                 self.logger.warning("Cannot post back %s on %s: no form", target, response.url)
@@ -354,6 +349,35 @@ class PortalSpider(scrapy.Spider):
 
     def _run_id(self) -> int | None:
         return getattr(self.crawler, "portal_run_id", None)
+
+    # -- what this crawl has already taken on -----------------------------------------
+    # In memory here; a distributed crawl keeps them in Redis, shared by its workers
+    # (portal_crawler.distributed.spider), so that any worker can take any page.
+    def _claim_listing_page(self, key: tuple[str, ...]) -> bool:
+        """True the first time a listing page (GET URL or postback) is to be requested."""
+        if key in self.listing_pages_seen:
+            return False
+        self.listing_pages_seen.add(key)
+        return True
+
+    def _claim_article(self, url: str) -> bool:
+        """True the first time an article URL is to be requested."""
+        if url in self.articles_requested:
+            return False
+        self.articles_requested.add(url)
+        return True
+
+    def _claim_listing_signature(self, section: str, signature: bytes) -> bool:
+        """True the first time a section's listing shows this set of entries."""
+        if (section, signature) in self.listing_signatures:
+            return False
+        self.listing_signatures.add((section, signature))
+        return True
+
+    def _count_listing_page(self, section: str) -> int:
+        """Count one more listing page walked in a section; the count so far."""
+        self.listing_pages_walked[section] = self.listing_pages_walked.get(section, 0) + 1
+        return self.listing_pages_walked[section]
 
     def parse_article_page(self, response: Response) -> Iterator[Any]:
         response = self._live(response)
