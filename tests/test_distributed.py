@@ -356,7 +356,8 @@ def test_a_host_slot_is_shared_by_workers_in_turn(redis_url, namespace):
     keys = host_keys(namespace, "h:1")
 
     def ask(gate: HostGate, token: str, delay_ms: int, concurrency: int = 2) -> int:
-        return int(gate._enter(keys=keys, args=[delay_ms, concurrency, token, 60000, 10000]))
+        args = [delay_ms, concurrency, token, 60000, 10000, 50]
+        return int(gate._enter(keys=keys, args=args))
 
     # With a delay: one request at a time, the next `delay` after the answer.
     assert ask(one, "a", 60000) == 0
@@ -365,13 +366,13 @@ def test_a_host_slot_is_shared_by_workers_in_turn(redis_url, namespace):
     one.leave("a")
     assert 59000 < ask(two, "b", 60000) <= 60000
     # Requests go in the order they first asked, whichever worker asks again first.
-    assert ask(one, "c", 60000) == -1
+    assert ask(one, "c", 60000) == 50  # second in line: asks again in 50 ms
     client.set(keys[0], 0)
-    assert ask(one, "c", 60000) == -1 and ask(two, "b", 60000) == 0
+    assert ask(one, "c", 60000) == 50 and ask(two, "b", 60000) == 0
     # Without a delay, the concurrency is the limit, across workers.
     client.delete(*keys)
     assert ask(two, "d", 0) == 0 and ask(one, "e", 0) == 0
-    assert ask(one, "f", 0) == -1
+    assert ask(one, "f", 0) == 50 and ask(two, "g", 0) == 100
 
 
 def test_queued_requests_survive_the_json_round_trip():

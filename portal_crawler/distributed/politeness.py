@@ -38,38 +38,44 @@ from portal_crawler.urls import host_and_port
 
 # How often a request waiting for its turn or a free token asks again.
 POLL = 0.05
+POLL_MS = int(POLL * 1000)
 # A waiter that stops asking for this long after its expected turn (its worker died)
 # loses its place in the line.
 LINE_GRACE_MS = 10_000
 
-# KEYS: host_keys(). ARGV: delay ms, concurrency, token, hold ms.
-# Requests are served in the order they first asked (no worker starves another).
-# 0: go (token taken); > 0: ask again in that many ms; -1: ask again soon (POLL).
+# KEYS: host_keys(). ARGV: delay ms, concurrency, token, hold ms, grace ms, poll ms.
+# Requests are served in the order they first asked (no worker starves another);
+# the further back in the line, the less often a request asks.
+# 0: go (token taken); > 0: ask again in that many ms; -1: ask again in POLL.
 _ENTER = """
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local delay, token = tonumber(ARGV[1]), ARGV[3]
+local delay, token, poll = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms)
 if not redis.call('ZSCORE', KEYS[3], token) then
   redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[5]), token)
 end
 redis.call('HSET', KEYS[4], token, ms)
+-- Waiters at the head of the line that stopped asking (their worker died) leave it.
 local stale = ms - delay - tonumber(ARGV[5])
 while true do
   local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-  if head == token then break end
-  if tonumber(redis.call('HGET', KEYS[4], head) or '0') >= stale then return -1 end
+  if head == token or tonumber(redis.call('HGET', KEYS[4], head) or '0') >= stale then break end
   redis.call('ZREM', KEYS[3], head)
   redis.call('HDEL', KEYS[4], head)
 end
+local rank = redis.call('ZRANK', KEYS[3], token)
 local busy = redis.call('ZCARD', KEYS[2])
 if delay > 0 then
-  -- The next request may only go `delay` after an answer: wait for one first.
+  -- One at a time, the next `delay` after an answer: only the head of the line may go.
+  if rank > 0 then return poll * math.min(rank, 10) end
   if busy > 0 then return -1 end
   local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
   if last >= 0 and last + delay > ms then return last + delay - ms end
-elseif busy >= tonumber(ARGV[2]) then
-  return -1
+else
+  -- The first `free` of the line may go.
+  local free = tonumber(ARGV[2]) - busy
+  if rank >= free then return poll * math.min(rank - math.max(free, 0) + 1, 10) end
 end
 redis.call('ZREM', KEYS[3], token)
 redis.call('HDEL', KEYS[4], token)
@@ -132,7 +138,7 @@ class HostGate:
         token = f"{self.worker}:{next(self._serial)}"
         keys = host_keys(self.namespace, netloc)
         delay_ms = int(delay * 1000)
-        args = [delay_ms, max(concurrency, 1), token, self.hold_ms, LINE_GRACE_MS]
+        args = [delay_ms, max(concurrency, 1), token, self.hold_ms, LINE_GRACE_MS, POLL_MS]
         granted = False
         try:
             while True:

@@ -244,13 +244,8 @@ def _plausible(folded: str, folded_names: list[str]) -> bool:
     return not _site_name(folded.strip(), folded_names) and not _PAGE_NUMBER.search(folded)
 
 
-def similarity(a: str, b: str) -> float:
-    if not a or not b:
-        return 0.0
-    return _similarity(fold_diacritics(a), fold_diacritics(b))
-
-
 def _similarity(fa: str, fb: str) -> float:
+    """How alike two folded texts are, from 0 to 1."""
     if fa == fb:
         return 1.0
     if fa in fb or fb in fa:
@@ -292,7 +287,7 @@ def find_title(
     stats, order = index.stats, index.order
     container_start = order.get(container, len(order)) if container is not None else len(order)
     folded_names = [fold_diacritics(n) for n in section_names or () if n]
-    # similarity() gives 0.0 for an empty text: an empty title is left out.
+    # An empty title is like no title (similarity 0).
     folded_metas = [fold_diacritics(t) for t in meta_titles if t]
     best: etree._Element | None = None
     best_score = 0.0
