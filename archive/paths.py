@@ -10,18 +10,23 @@ APP_DIR = "portal-archive"
 DB_FILE = "archive.sqlite"
 
 
-def default_db_path() -> Path:
-    """The archive file: $PORTAL_ARCHIVE_DB, else under $XDG_DATA_HOME (~/.local/share).
+def default_db_path() -> Path | str:
+    """The archive: $PORTAL_ARCHIVE_DB (a file, or a database URL passed on as it is),
+    else archive.sqlite under $XDG_DATA_HOME (~/.local/share).
 
     Nothing is created here; `Archive.open` makes the parent folders.
     """
     explicit = os.environ.get(ENV_DB)
     if explicit:
-        return Path(explicit).expanduser()
+        return explicit if "://" in explicit else Path(explicit).expanduser()
+    return _default_folder() / DB_FILE
+
+
+def _default_folder() -> Path:
     # The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
     xdg = os.environ.get("XDG_DATA_HOME")
     data_home = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return data_home / APP_DIR / DB_FILE
+    return data_home / APP_DIR
 
 
 def data_dir_for(db: str | Path | None) -> Path:
@@ -32,7 +37,7 @@ def data_dir_for(db: str | Path | None) -> Path:
     local file (a PostgreSQL URL, ":memory:") uses the default archive's folder.
     """
     if db is None:
-        return default_db_path().parent
+        db = default_db_path()
     text = str(db)
     if "://" in text:
         from sqlalchemy.engine import make_url
@@ -40,8 +45,8 @@ def data_dir_for(db: str | Path | None) -> Path:
         url = make_url(text)
         database = url.database or ""
         if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
-            return default_db_path().parent
+            return _default_folder()
         return Path(database).expanduser().resolve().parent
     if text == ":memory:":
-        return default_db_path().parent
+        return _default_folder()
     return Path(text).expanduser().resolve().parent

@@ -559,3 +559,15 @@ def test_last_failure_status_of_a_url(tmp_path):
         assert archive.last_failure_status("p", "https://p.gov.vn/a") == 404
         assert archive.last_failure_status("p", "https://p.gov.vn/b") is None
         assert archive.last_failure_status("other", "https://p.gov.vn/a") is False
+
+
+def test_a_database_url_in_the_environment_is_passed_on(monkeypatch, tmp_path):
+    from archive.paths import data_dir_for, default_db_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("PORTAL_ARCHIVE_DB", "postgresql+psycopg://crawler@db.internal/archive")
+    assert default_db_path() == "postgresql+psycopg://crawler@db.internal/archive"
+    # WARC and media files of a server database go to the default folder.
+    assert data_dir_for(None) == tmp_path / "portal-archive"
+    monkeypatch.setenv("PORTAL_ARCHIVE_DB", str(tmp_path / "a" / "archive.sqlite"))
+    assert data_dir_for(None) == tmp_path / "a"
