@@ -16,6 +16,7 @@ from portal_crawler.evaluation import (
     token_f1,
 )
 from portal_crawler.parsing import parse_article
+from portal_crawler.parsing.article import GOLD_KEYS
 from tests.helpers import FIXTURES_DIR, SNAPSHOT_IDS
 
 
@@ -50,6 +51,7 @@ def test_gold_page_with_profile(portal_id: str, gold_path: Path, later: bool):
     got = parse_article(
         gold["url"], body, headers, profile=profile, section=gold["section"]
     ).to_dict()
+    assert tuple(got) == GOLD_KEYS  # the record's keys, in the gold order
     for name in FIELDS:
         assert got[name] == gold[name], name
 

@@ -48,6 +48,10 @@ def encode_cp1258(text: str) -> bytes:
         ("bell\x07 and nul\x00", "bell and nul"),
         ("", ""),
         ("\u00a0 \u00a0", ""),
+        # The fast path for clean text (printable, single spaces) must agree with folding.
+        ("Que\u0302\u0301 hu\u031bo\u031bng", "Quế hương"),
+        ("a\x1cb \x1fc", "ab c"),  # separators are removed, not read as spaces
+        ("  a  b  ", "a b"),
     ],
 )
 def test_normalize_text(raw, expected):
@@ -79,6 +83,13 @@ def test_fold_with_offsets_maps_back_to_the_original():
     folded, offsets = fold_with_offsets(text)
     assert folded == "nguon: bao"
     assert text[offsets[folded.index("bao")] :] == "Báo"
+
+
+def test_fold_with_offsets_when_a_character_folds_to_several_or_none():
+    # A Hangul syllable decomposes into jamo; a lone combining mark folds to nothing.
+    folded, offsets = fold_with_offsets("A\u1100\uac01\u0301b")
+    assert folded == "a\u1100\u1100\u1161\u11a8b"
+    assert offsets == [0, 1, 2, 2, 2, 4]
 
 
 # --- decode_html ------------------------------------------------------------------

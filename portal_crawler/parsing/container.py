@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from lxml import etree
 
 from portal_crawler.parsing.dom import (
     BLOCK_TAGS,
     class_tokens,
-    local_tag,
     name_tokens,
     text_of,
 )
@@ -18,28 +18,50 @@ from portal_crawler.parsing.scan import Index
 from portal_crawler.parsing.text import fold_diacritics, normalize_text
 
 # Class/id words of page furniture: an element carrying one is not article content
-# (unless it holds most of the page's prose, see `boilerplate`).
-_NEGATIVE = re.compile(
-    r"^(sidebar|side|menu|menus|nav|navbar|navigation|breadcrumbs?|footer|header|topbar|banner|"
-    r"banners|advert|ads|quangcao|share|sharing|social|bookmarks?|print|tools?|toolbar|"
-    r"tags?|keywords?|tukhoa|comments?|binhluan|rating|vote|pager|pagination|paging|"
-    r"related|relate|other|others|orther|tinkhac|lienquan|tinlienquan|samecategory|"
-    r"mostview|mostviewed|xemnhieu|hotnews|latest|newest|tinmoi|widget|module|portlet-boundary|"
-    r"search|login|logo|marquee|weather|counter|visitor|thongke|lienket|weblink|links|"
-    r"fb|facebook|zalo|twitter|gotop|backtop|back|font|fontsize|contrast|tuongphan|"
-    r"sendmail|email|subscribe|popup|modal|cookie)$"
+# (unless it holds most of the page's prose, see `boilerplate`). Whole words (tokens of
+# class and id, see dom.name_tokens), plus one two-word name, Liferay's "portlet-boundary".
+_NEGATIVE_LIST = (
+    "sidebar side menu menus nav navbar navigation breadcrumb breadcrumbs footer header "
+    "topbar banner banners advert ads quangcao share sharing social bookmark bookmarks "
+    "print tool tools toolbar tag tags keyword keywords tukhoa comment comments binhluan "
+    "rating vote pager pagination paging related relate other others orther tinkhac "
+    "lienquan tinlienquan samecategory mostview mostviewed xemnhieu hotnews latest newest "
+    "tinmoi widget module search login logo marquee weather counter visitor thongke "
+    "lienket weblink links fb facebook zalo twitter gotop backtop back font fontsize "
+    "contrast tuongphan sendmail email subscribe popup modal cookie"
 )
+_NEGATIVE_WORDS = frozenset(_NEGATIVE_LIST.split())
 # Substrings that mark furniture inside compound class words ("ortherArticle", "tinlienquan").
 _NEGATIVE_PART = re.compile(
     r"sidebar|breadcrumb|related|orther|other-?news|othernews|tinkhac|tin-khac|lienquan|"
     r"lien-quan|xemnhieu|xem-nhieu|mostview|socialbookmark|share|comment|pagination|"
     r"navbar|tinmoi|tin-moi|footer|header|menu"
 )
-# Words of article wrappers: never treat those as furniture.
-_POSITIVE = re.compile(
-    r"^(article|articles|content|contents|detail|details|entry|post|story|body|main|chitiet|"
-    r"noidung|newsdetail|news|text|bodytext|articletext|articlebody|rtestate|richhtmlfield)"
+# Beginnings of the words of article wrappers: never treat those as furniture.
+_POSITIVE_PREFIXES = (
+    "article",
+    "articles",
+    "content",
+    "contents",
+    "detail",
+    "details",
+    "entry",
+    "post",
+    "story",
+    "body",
+    "main",
+    "chitiet",
+    "noidung",
+    "newsdetail",
+    "news",
+    "text",
+    "bodytext",
+    "articletext",
+    "articlebody",
+    "rtestate",
+    "richhtmlfield",
 )
+_HEADLINE_WORDS = frozenset({"title", "headline", "tieude"})
 
 _TITLE_HINT = re.compile(r"title|headline|tieude|tieu-de|heading")
 _TITLE_BAD = re.compile(r"module|portlet-title|box|sidebar|other|site|logo|brand|menu|cate")
@@ -70,27 +92,34 @@ _FURNITURE_TITLES = {
 }
 
 
-# The token regexes above, run once on the joined tokens ("header-title-news").
-_NEGATIVE_JOINED = re.compile(r"(?:^|-)" + _NEGATIVE.pattern[1:-1] + r"(?:-|$)")
-_POSITIVE_JOINED = re.compile(r"(?:^|-)" + _POSITIVE.pattern[1:])
-_HEADLINE_TOKEN = re.compile(r"(?:^|-)(?:title|headline|tieude)(?:-|$)")
 _SECTIONING = ("nav", "aside", "footer", "header")
 
 
+@lru_cache(maxsize=4096)
 def _verdict(tag: str, cls: str | None, ident: str | None) -> tuple[bool, bool]:
-    """(furniture by name, named like a header) for an element's tag, class and id."""
+    """(furniture by name, named like a header) for an element's tag ("" for any but
+    _SECTIONING's), class and id.
+
+    Cached across pages: the pages of a portal share their template's class and id names
+    (SharePoint and Liferay ids included), and deciding one costs more than the rest of
+    the element's handling.
+    """
     tokens = name_tokens(cls, ident)
     header = tag == "header" or "header" in tokens
     if not tokens:
         return tag in _SECTIONING, header
-    joined = "-".join(tokens)
-    if _POSITIVE_JOINED.search(joined):
+    if any(t.startswith(_POSITIVE_PREFIXES) for t in tokens):
         return False, header
-    if _HEADLINE_TOKEN.search(joined):
+    if not _HEADLINE_WORDS.isdisjoint(tokens):
         return False, header  # "header-title" is a headline, not a page header
     if tag in ("nav", "aside", "footer"):
         return True, header
-    return bool(_NEGATIVE_JOINED.search(joined) or _NEGATIVE_PART.search(joined)), header
+    if not _NEGATIVE_WORDS.isdisjoint(tokens):
+        return True, header
+    joined = "-".join(tokens)
+    if "portlet" in tokens and "-portlet-boundary-" in f"-{joined}-":
+        return True, header
+    return bool(_NEGATIVE_PART.search(joined)), header
 
 
 def boilerplate(
@@ -101,17 +130,11 @@ def boilerplate(
     at = index.order.get(root)
     total_prose = (chars[at] - link_chars[at]) if at is not None else 0
     dropped: set[etree._Element] = set(extra)
-    # Templates repeat class names: decide each (tag kind, class, id) once per page.
-    verdicts: dict[tuple[str, str | None, str | None], tuple[bool, bool]] = {}
     # Furniture is named by a class or id, or is a <nav>/<aside>/<footer>/<header>.
     for i, el, tag, cls, ident in index.named:
         if tag in ("html", "body", "form") or el in dropped:
             continue
-        key = (tag if tag in _SECTIONING else "", cls, ident)
-        verdict = verdicts.get(key)
-        if verdict is None:
-            verdict = verdicts[key] = _verdict(tag, cls, ident)
-        furniture, header = verdict
+        furniture, header = _verdict(tag if tag in _SECTIONING else "", cls, ident)
         if not furniture:
             continue
         prose = chars[i] - link_chars[i]
@@ -182,9 +205,12 @@ def _leafish_text(el: etree._Element) -> int:
     """Length of text directly inside a mixed block (not in its block children)."""
     total = len((el.text or "").strip())
     for child in el:
-        if isinstance(child.tag, str) and local_tag(child) not in BLOCK_TAGS:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in BLOCK_TAGS:
             total += len(" ".join(child.itertext()).strip())
-        total += len((child.tail or "").strip())
+        tail = child.tail
+        if tail:
+            total += len(tail.strip())
     return total
 
 

@@ -7,6 +7,7 @@ reads as a by-line, so an ordinary paragraph is never taken for one.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from .article import Credit
 from .text import fold_with_offsets, normalize_text
@@ -32,10 +33,14 @@ _LABELS: tuple[tuple[str, str, bool], ...] = (
     (_PICTURE, PHOTO, True),
     (r"video", PHOTO, True),
 )
-_LABEL_RES = [
-    (re.compile(r"(?:" + pattern + r")(?![a-z])\s*(?P<colon>:)?\s*"), role, needs_colon)
-    for pattern, role, needs_colon in _LABELS
-]
+# All labels in one regex: its alternatives are tried in order, so the first label that
+# matches wins, as when each is tried in turn (group l<k>: label k; c<k>: its colon).
+_LABEL_ANY = re.compile(
+    "|".join(
+        rf"(?P<l{k}>(?:{pattern})(?![a-z])\s*(?P<c{k}>:)?\s*)"
+        for k, (pattern, _, _) in enumerate(_LABELS)
+    )
+)
 # "Theo Báo Lạng Sơn": a source without a colon.
 _THEO = re.compile(r"theo\s*:?\s+")
 _THEO_NOT_SOURCE = re.compile(
@@ -51,6 +56,11 @@ _TRAILING = re.compile(r"[\s.,;:\-–—/]+$")
 _BRACKETED_TAIL = re.compile(r"\s*[(\[][^()\[\]]*[)\]]$")
 _AFFILIATED = re.compile(r"^(?P<name>[^()\[\]:]{2,50}?)\s*[(\[](?P<aff>[^()\[\]]{2,80})[)\]]$")
 _ENCLOSED = re.compile(r"^[(\[](?P<inner>.*)[)\]]$")
+_LONG_NUMBER = re.compile(r"\d{3,}")
+_SENTENCE_BREAK = re.compile(r"[.:]\s+\w")
+_SENTENCE_GOES_ON = re.compile(r"[.:]\s+[a-zà-ỹđ]")
+_NUMBER_OR_SLASH = re.compile(r"\b\d+\b|/")
+_END_MARK = re.compile(r"\s*\./\.$")  # "./." closing an official text
 _DOMAIN = re.compile(r"^[\w.-]+\.(?:vn|com|net|org|gov|info|edu)(?:\.vn)?(?:/\S*)?$", re.I)
 
 
@@ -64,7 +74,7 @@ def _looks_like_person(name: str) -> bool:
     words = name.split()
     if not words or len(words) > _MAX_PERSON_WORDS or len(name) > 60:
         return False
-    if any(c in name for c in ':!?"“”') or re.search(r"\d{3,}", name):
+    if any(c in name for c in ':!?"“”') or _LONG_NUMBER.search(name):
         return False
     return all(_is_capitalised(w) or not any(c.isalpha() for c in w) for w in words)
 
@@ -74,7 +84,7 @@ def _looks_like_group(name: str) -> bool:
     words = name.split()
     if not words or len(words) > _MAX_SOURCE_WORDS or not _is_capitalised(words[0]):
         return False
-    if any(c in name for c in '!?"“”') or re.search(r"[.:]\s+\w", name):
+    if any(c in name for c in '!?"“”') or _SENTENCE_BREAK.search(name):
         return False
     return sum(_is_capitalised(w) for w in words) * 2 >= len(words)
 
@@ -85,7 +95,7 @@ def _looks_like_source(name: str) -> bool:
     words = name.split()
     if not words or len(words) > _MAX_SOURCE_WORDS:
         return False
-    if any(c in name for c in "!?") or re.search(r"[.:]\s+[a-zà-ỹđ]", name):
+    if any(c in name for c in "!?") or _SENTENCE_GOES_ON.search(name):
         return False
     return _is_capitalised(words[0]) or words[0][:1].isdigit()
 
@@ -113,12 +123,20 @@ def _sources(text: str) -> list[str] | None:
     return names or None
 
 
-def _label_at(folded: str, pos: int) -> tuple[re.Match[str], str, bool] | None:
-    for regex, role, needs_colon in _LABEL_RES:
-        match = regex.match(folded, pos)
-        if match:
-            return match, role, needs_colon
-    return None
+class _Label(NamedTuple):
+    end: int  # where the names after the label start
+    colon: bool
+    role: str
+    needs_colon: bool
+
+
+def _label_at(folded: str, pos: int) -> _Label | None:
+    match = _LABEL_ANY.match(folded, pos)
+    if match is None:
+        return None
+    k = int(match.lastgroup[1:])  # type: ignore[index]
+    _, role, needs_colon = _LABELS[k]
+    return _Label(match.end(), match.group(f"c{k}") is not None, role, needs_colon)
 
 
 def _labelled_parts(line: str) -> list[tuple[str, str]] | None:
@@ -130,12 +148,10 @@ def _labelled_parts(line: str) -> list[tuple[str, str]] | None:
     pos = 0
     while pos < len(folded):
         found = _label_at(folded, pos)
-        if found:
-            match, role, needs_colon = found
-            if match["colon"] or not (needs_colon or parts):
-                parts.append((role, match.end(), pos))
-                pos = match.end()
-                continue
+        if found and (found.colon or not (found.needs_colon or parts)):
+            parts.append((found.role, found.end, pos))
+            pos = found.end
+            continue
         if not parts:
             return None
         pos = _next_label_start(folded, pos)
@@ -153,12 +169,15 @@ def _labelled_parts(line: str) -> list[tuple[str, str]] | None:
     return result
 
 
+_PART_START = re.compile(r"(?:[-–—,;|/]\s*|\s)(?=[a-z])")
+
+
 def _next_label_start(folded: str, pos: int) -> int:
     """Position of the next later part's label: one with a colon, after a separator."""
-    for match in re.finditer(r"(?:[-–—,;|/]\s*|\s)(?=[a-z])", folded[pos + 1 :]):
+    for match in _PART_START.finditer(folded[pos + 1 :]):
         start = pos + 1 + match.end()
         found = _label_at(folded, start)
-        if found and found[0]["colon"]:
+        if found and found.colon:
             return start
     return -1
 
@@ -196,7 +215,7 @@ def _theo(raw: str, line: str) -> Credit | None:
     for name in names:
         if _DOMAIN.match(name) or name.lower().startswith(("http://", "https://")):
             continue
-        if len(name.split()) > 8 or "," in name or re.search(r"\b\d+\b|/", name):
+        if len(name.split()) > 8 or "," in name or _NUMBER_OR_SLASH.search(name):
             return None
     return Credit(raw=raw, source=names)
 
@@ -226,7 +245,7 @@ def parse_credit(line: str) -> Credit | None:
     enclosed = _ENCLOSED.match(body)
     if enclosed:  # "(Tin và ảnh: X)", "(Theo Báo Y)"
         body = enclosed["inner"].strip()
-    body = re.sub(r"\s*\./\.$", "", body)
+    body = _END_MARK.sub("", body)
     parts = _labelled_parts(body)
     if parts is not None:
         return _credit_from_parts(raw, parts)

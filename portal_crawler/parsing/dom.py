@@ -1,11 +1,11 @@
-"""DOM helpers for the extractor: loading, pruning and cheap per-element statistics."""
+"""DOM helpers for the extractor: loading, pruning, element text and attributes
+(per-element statistics: scan.py)."""
 
 from __future__ import annotations
 
 import re
 import threading
 from collections import Counter, deque
-from typing import NamedTuple
 
 from lxml import etree
 
@@ -266,7 +266,13 @@ def name_tokens(cls: str | None, ident: str | None) -> list[str]:
     if not cls and not ident:
         return []
     raw = f"{cls or ''} {ident or ''}".lower()
+    if raw.isascii():  # the usual case: split in C, bytes translating faster than str
+        return raw.encode().translate(_NOT_WORD).decode().split()
     return [t for t in _TOKEN_SPLIT.split(raw) if t]
+
+
+# Every byte but a-z and 0-9 to a space (what _TOKEN_SPLIT splits at).
+_NOT_WORD = bytes(b if 0x61 <= b <= 0x7A or 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 
 
 def class_text(el: etree._Element) -> str:
@@ -327,14 +333,6 @@ def local_tag(el: etree._Element) -> str:
     # The HTML parser lower-cases tag names; Word's namespaced tags (<o:p>) stay
     # distinct from HTML ones: <o:p> is inline.
     return tag if isinstance(tag, str) else ""
-
-
-class Stats(NamedTuple):
-    """Text statistics of an element's subtree (scan.index_tree computes them)."""
-
-    chars: int = 0  # visible characters (white space runs count once)
-    link_chars: int = 0  # of which inside <a href>
-    has_block: bool = False  # some descendant is a block element
 
 
 def last_descendant_index(el: etree._Element, order: dict[etree._Element, int]) -> int:

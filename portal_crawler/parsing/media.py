@@ -69,35 +69,41 @@ _ATTACH_LABEL = re.compile(
 
 def image_src(img: etree._Element, base: str, rebase: Callable[[str], str] | None) -> str | None:
     """The absolute URL of the real picture of an <img>, or None for a theme graphic."""
-    src = (img.get("src") or "").strip()
+    attrs = dict(img.items())  # one call into lxml rather than one per attribute
+    src = (attrs.get("src") or "").strip()
     real = None
     for attr in _LAZY_ATTRS:
-        value = (img.get(attr) or "").strip()
+        value = (attrs.get(attr) or "").strip()
         if value and not value.startswith("data:"):
             real = value
             break
     if real is None:
         if not src or _PLACEHOLDER.search(src.rsplit("/", 1)[-1]) or src.startswith("data:"):
-            srcset = img.get("data-srcset") or img.get("srcset") or ""
+            srcset = attrs.get("data-srcset") or attrs.get("srcset") or ""
             first = srcset.split(",")[0].strip().split(" ")[0] if srcset else ""
             if not first:
                 return None
             real = first
         else:
             real = src
-    if _ICON.search(real) or _tiny(img):
+    if _ICON.search(real) or _tiny(attrs):
         return None
     return absolute_url(real, base, rebase)
 
 
-def _tiny(img: etree._Element) -> bool:
+_STYLE_SIZE = {prop: re.compile(rf"(?:^|;){prop}:(\d+)px") for prop in ("width", "height")}
+
+
+def _tiny(attrs: dict[str, str]) -> bool:
     for attr in ("width", "height"):
-        value = (img.get(attr) or "").strip().lower().removesuffix("px")
+        value = (attrs.get(attr) or "").strip().lower().removesuffix("px")
         if value.isdigit() and int(value) < 48:
             return True
-    style = (img.get("style") or "").lower().replace(" ", "")
-    for prop in ("width", "height"):
-        m = re.search(rf"(?:^|;){prop}:(\d+)px", style)
+    style = (attrs.get("style") or "").lower().replace(" ", "")
+    if not style:
+        return False
+    for pattern in _STYLE_SIZE.values():
+        m = pattern.search(style)
         if m and int(m.group(1)) < 48:
             return True
     return False
@@ -106,7 +112,7 @@ def _tiny(img: etree._Element) -> bool:
 def absolute_url(href: str, base: str, rebase: Callable[[str], str] | None) -> str:
     href = normalize_text(href).replace(" ", "%20")
     try:
-        url = urljoin(base, href)
+        url = _join(base, href)
     except ValueError:  # a malformed host ("http://[x"): kept as written
         return quote(href, safe=":/?#[]@!$&'()*+,;=%~")
     # Raw spaces and non-ASCII in paths are written percent-encoded, as browsers send them.
@@ -114,6 +120,23 @@ def absolute_url(href: str, base: str, rebase: Callable[[str], str] | None) -> s
     if rebase is not None:
         url = rebase(url)
     return url
+
+
+def _join(base: str, href: str) -> str:
+    """urljoin(base, href), without its general machinery for the commonest link: a
+    root-relative path without query, fragment, parameters or dot segments."""
+    if (
+        href[:1] == "/"
+        and href[1:2] != "/"
+        and "?" not in href
+        and "#" not in href
+        and ";" not in href
+        and "/." not in href
+    ):
+        parts = urlsplit(base)  # raises ValueError where urljoin would
+        if parts.scheme in ("http", "https"):
+            return f"{parts.scheme}://{parts.netloc}{href}"
+    return urljoin(base, href)
 
 
 # Download handlers that hide the file name: DNN's LinkClick.aspx?fileticket=…,

@@ -11,12 +11,14 @@ extraction, and a `//*` query costs more than the Python loop over its result.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import compress
+from typing import NamedTuple
 
 from lxml import etree
 
-from portal_crawler.parsing.dom import BLOCK_TAGS, Stats
+from portal_crawler.parsing.dom import BLOCK_TAGS
 
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _HIDDEN_CLASSES = frozenset({"hidden", "hide", "d-none", "sr-only", "visually-hidden", "invisible"})
@@ -47,8 +49,10 @@ class Attributes:
 
 
 def _may_hide(cls: str | None, style: str | None) -> bool:
-    """A cheap superset of `_hidden`'s class and style tests: lower-cased substrings that
-    every match of theirs contains (no other character case-folds to n, o, e or d)."""
+    """A cheap superset of `_hidden`'s class and style tests: substrings, lower-cased,
+    of every class word it looks for and of every match of its style regex. (No other
+    character lower-cases or, under re.I, matches as an ASCII letter in them: only "İ"
+    and the Kelvin sign lower-case to ASCII, and "ı", "ſ" match "i", "s" under re.I.)"""
     if cls:
         lowered = cls.lower()
         if "hid" in lowered or "none" in lowered or "sr-only" in lowered or "invisible" in lowered:
@@ -72,28 +76,39 @@ def _hidden(el: etree._Element) -> bool:
 _READ = frozenset({"class", "id", "style", "itemprop", "hidden", "aria-hidden", "pubdate"})
 
 
+def _document_elements(root: etree._Element) -> Iterator[etree._Element]:
+    """Every element of the root's document, in document order: tag soup can leave other
+    top-level elements beside the root, which a `//*` query sees, and so the searches
+    that ran one (the breadcrumb, microdata dates)."""
+    before = list(root.itersiblings(preceding=True))
+    for top in (*reversed(before), root, *root.itersiblings()):
+        yield from top.iter(etree.Element)
+
+
 def scan_attributes(root: etree._Element) -> Attributes:
-    """Read the attributes of every element once."""
+    """Read the attributes of every element of the document once."""
     found = Attributes()
     names, hidden, headlines, dated = found.names, found.hidden, found.headlines, found.dated
     read = _READ
-    for el in root.iter(etree.Element):
-        pairs = el.items()
-        if not pairs:
+    for el in _document_elements(root):
+        # The names only: most values (href, src ...) are not wanted, and the wanted
+        # ones are fetched by name.
+        keys = el.keys()
+        if not keys:
             continue
         cls = ident = style = itemprop = None
         marked = pubdate = False
-        for key, value in pairs:
+        for key in keys:
             if key not in read:
                 continue
             if key == "class":
-                cls = value
+                cls = el.get("class")
             elif key == "id":
-                ident = value
+                ident = el.get("id")
             elif key == "style":
-                style = value
+                style = el.get("style")
             elif key == "itemprop":
-                itemprop = value
+                itemprop = el.get("itemprop")
             elif key == "pubdate":
                 pubdate = True
             else:  # hidden, aria-hidden
@@ -102,11 +117,13 @@ def scan_attributes(root: etree._Element) -> Attributes:
             names[el] = (cls, ident)
         if (marked or _may_hide(cls, style)) and _hidden(el):
             hidden.append(el)
-        if itemprop == "headline":
-            headlines.add(el)
-        if itemprop == "datePublished" or (
-            pubdate and el.tag == "time" and el.get("datetime") is not None
-        ):
+        if itemprop is not None:
+            if itemprop == "headline":
+                headlines.add(el)
+            elif itemprop == "datePublished":
+                dated.append(el)
+                continue
+        if pubdate and el.tag == "time" and el.get("datetime") is not None:
             dated.append(el)
     for el in root.iter("meta"):
         content = el.get("content")
@@ -114,6 +131,14 @@ def scan_attributes(root: etree._Element) -> Attributes:
             key = el.get("property") or el.get("name") or el.get("itemprop") or ""
             found.metas.append((key.lower(), content))
     return found
+
+
+class Stats(NamedTuple):
+    """Text statistics of an element's subtree."""
+
+    chars: int  # visible characters (white space runs count once)
+    link_chars: int  # of which inside <a href>
+    has_block: bool  # some descendant is a block element
 
 
 @dataclass

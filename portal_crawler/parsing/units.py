@@ -19,7 +19,7 @@ _BOLD_STYLE = re.compile(r"font-weight:(bold|[6-9]00)")
 _ITALIC_STYLE = re.compile(r"font-style:italic")
 
 
-@dataclass
+@dataclass(slots=True)
 class Link:
     href: str
     text: str
@@ -27,7 +27,7 @@ class Link:
     el: etree._Element
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     kind: str  # "text" or "image"
     el: etree._Element  # the block (text) or the <img>
@@ -58,7 +58,7 @@ class Unit:
         return self.text.count(" ") + 1 if self.text else 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Piece:
     text: str
     bold: bool
@@ -94,6 +94,8 @@ class _Collector:
 
     def flush(self) -> None:
         pieces, self.pieces = self.pieces, []
+        if not pieces:
+            return
         if not self.breaks:
             self._emit(pieces)
             return
