@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from archive.folding import tokens
 from archive.query import Query, QueryError, Term
-from archive.search import Filters, make_snippet
+from archive.search import RANK_WINDOW, Filters, SearchResults, make_snippet
 
 FTS_TABLE = "articles_fts"
 CREATE_FTS = (
@@ -225,11 +225,13 @@ def run_search(
     filters: Filters,
     limit: int,
     highlight: tuple[str, str] = ("[", "]"),
-) -> list[dict[str, Any]]:
-    """The best-ranked articles for a parsed query, best first, with snippets."""
+    window: int | None = RANK_WINDOW,
+) -> SearchResults:
+    """The best-ranked articles for a parsed query, best first, with snippets: of all
+    matches, or of the newest `window` of them when more match (as on SQLite)."""
     expression = tsquery(query)
     if expression is None:
-        return []
+        return SearchResults(window=window, windowed=False)
     where = ["f.document @@ q.query"]
     params: dict[str, Any] = {"tsquery": expression, "limit": limit}
     for column, value, op in (
@@ -242,13 +244,29 @@ def run_search(
             name = f"p{len(params)}"
             where.append(f"a.{column} {op} :{name}")
             params[name] = value
+    matches = f"""
+        FROM {FTS_TABLE} AS f JOIN articles AS a ON a.id = f.article_id
+        JOIN portals AS p ON p.id = a.portal_id,
+        CAST(:tsquery AS tsquery) AS q (query)
+    """
+    floor = None
+    if window is not None:
+        floor_sql = f"""
+            SELECT a.id {matches} WHERE {" AND ".join(where)}
+            ORDER BY a.id DESC LIMIT 1 OFFSET :window
+        """
+        try:
+            floor = session.execute(text(floor_sql), {**params, "window": window}).scalar()
+        except DBAPIError as exc:
+            raise QueryError(f"the search could not run: {exc.orig}") from exc
+        if floor is not None:
+            where.append("a.id > :floor")
+            params["floor"] = floor
     sql = f"""
         SELECT a.id, a.portal_id, p.name AS portal_name, a.url, a.section, a.title,
                a.published, a.lead, a.body, a.removed_at,
                ts_rank('{RANK_WEIGHTS}', f.document, q.query, {RANK_NORMALISATION}) AS score
-        FROM {FTS_TABLE} AS f JOIN articles AS a ON a.id = f.article_id
-        JOIN portals AS p ON p.id = a.portal_id,
-        CAST(:tsquery AS tsquery) AS q (query)
+        {matches}
         WHERE {" AND ".join(where)}
         ORDER BY score DESC, a.id
         LIMIT :limit
@@ -259,7 +277,7 @@ def run_search(
         # Parsing makes this unreachable for any query text; a missing index is not.
         raise QueryError(f"the search could not run: {exc.orig}") from exc
     captions = _captions(session, [row["id"] for row in rows])
-    results = []
+    results = SearchResults(window=window, windowed=floor is not None)
     for row in rows:
         fields = [("title", row["title"]), ("lead", row["lead"])]
         fields += [("body", p) for p in _json_list(row["body"])]

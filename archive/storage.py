@@ -1055,11 +1055,15 @@ class Archive:
         until: str | None = None,
         limit: int = 20,
         highlight: tuple[str, str] = ("[", "]"),
-    ) -> list[dict[str, Any]]:
+        rank_window: int | None = search.RANK_WINDOW,
+    ) -> search.SearchResults:
         """Full-text search of the current versions, best match first.
 
         Ranked by bm25 on SQLite, ts_rank on PostgreSQL (archive.search_pg), which
-        find the same articles.
+        find the same articles. When more than `rank_window` articles match, only
+        the `rank_window` most recently archived of them (highest ids) are ranked,
+        so a common word stays fast in a large archive; the result's `windowed` then
+        says so. None ranks every match.
 
         Accents are optional ("dan van kheo" finds "Dân vận khéo"); see archive.query
         for phrases, prefixes, OR and exclusions. `since`/`until` (YYYY-MM-DD,
@@ -1075,12 +1079,14 @@ class Archive:
         _check_date("until", until)
         if limit < 1:
             raise ArchiveError("the search limit must be at least 1")
+        if rank_window is not None and rank_window < 1:
+            raise ArchiveError("the rank window must be at least 1 (or None: rank all)")
         filters = search.Filters(
             portal_id=portal_id, section=_nfc(section), since=since, until=until
         )
         engine = search_pg if self._postgres else search
         with self._read() as session:
-            return engine.run_search(session, parsed, filters, limit, highlight)
+            return engine.run_search(session, parsed, filters, limit, highlight, rank_window)
 
     def rebuild_search_index(self) -> int:
         """Rebuild the full-text index from the articles table; how many it indexed.

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from archive import ArchiveError, default_db_path, format_stats
+from archive.search import RANK_WINDOW
 from portal_crawler.cli_common import DB_HELP
 from portal_crawler.cli_common import die as _die
 from portal_crawler.cli_common import open_existing as _open
@@ -36,6 +37,15 @@ def add_commands(commands: Any) -> None:
     search.add_argument("--until", metavar="DATE", help="published on/before YYYY-MM-DD")
     search.add_argument("--limit", type=int, default=20, help="at most N hits (default 20)")
     search.add_argument("--json", action="store_true", help="print the hits as JSON")
+    search.add_argument(
+        "--rank-window",
+        type=int,
+        default=RANK_WINDOW,
+        metavar="N",
+        help=f"when more than N articles match, rank only the N most recently archived of "
+        f"them, which keeps a common word fast in a large archive (default {RANK_WINDOW:,}; "
+        "0: rank every match)",
+    )
 
     stats = commands.add_parser(
         "stats",
@@ -74,9 +84,17 @@ def cmd_search(args: argparse.Namespace) -> int:
                 until=args.until,
                 limit=args.limit,
                 highlight=marks,
+                rank_window=args.rank_window or None,
             )
         except ArchiveError as exc:
             return _die(str(exc))
+    if hits.windowed:
+        print(
+            f"note: more than {hits.window:,} articles match; these are the best of the "
+            f"{hits.window:,} most recently archived. Narrow the search (--portal, --since, "
+            "--until, more words) or rank every match with --rank-window 0.",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(hits, ensure_ascii=False, indent=2))
         return 0

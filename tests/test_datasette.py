@@ -113,3 +113,22 @@ def test_views_and_metadata_are_served(served: tuple[str, Path]) -> None:
         metadata = json.loads(response.read())
     articles = metadata["databases"]["archive"]["tables"]["articles"]
     assert articles["fts_table"] == "articles_fts" and articles["description"]
+
+
+def test_canned_search_ranks_within_the_window_as_the_archive_does(
+    served: tuple[str, Path],
+) -> None:
+    import sqlite3
+
+    from archive.datasette import metadata
+    from archive.search import RANK_WINDOW
+
+    _, db = served
+    sql = metadata(db)["databases"]["archive"]["queries"]["search"]["sql"]
+    assert f"offset {RANK_WINDOW}" in sql
+    with Archive.open(db) as archive:
+        want = [hit["id"] for hit in archive.search("huyen", limit=100, rank_window=7)]
+    # The same query with a window small enough for this archive to overflow it.
+    with sqlite3.connect(db) as conn:
+        got = [row[0] for row in conn.execute(sql.replace(f"{RANK_WINDOW}", "7"), {"q": "huyen"})]
+    assert got == want and len(got) == 7

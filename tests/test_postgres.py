@@ -289,6 +289,17 @@ def test_search_parity_is_not_vacuous_and_filters_agree(crawled) -> None:
     assert scores == sorted(scores, reverse=True) and "Dân vận khéo" in hits[0]["title"]
 
 
+def test_the_rank_window_ranks_the_newest_matches_as_on_sqlite(crawled) -> None:
+    # The back ends number articles in their own order, so each is checked against its
+    # own full ranking.
+    for archive in crawled[:2]:
+        every = archive.search("huyen", limit=1000, rank_window=None)
+        newest = sorted((h["id"] for h in every), reverse=True)[:10]
+        got = archive.search("huyen", limit=4, rank_window=10)
+        assert got.windowed and not every.windowed
+        assert [h["url"] for h in got] == [h["url"] for h in every if h["id"] in newest][:4]
+
+
 def test_odd_and_hostile_queries_behave_alike(crawled) -> None:
     from tests.test_search import HOSTILE
 

@@ -213,6 +213,26 @@ def test_the_index_drives_a_filtered_search(arc: Archive) -> None:
     assert not any("articles_fts VIRTUAL TABLE INDEX 0:=" in step for step in plan), plan
 
 
+def test_a_common_word_is_ranked_within_the_newest_matches(arc: Archive) -> None:
+    every = arc.search("huyen", limit=1000, rank_window=None)
+    assert not every.windowed and len(every) > 20
+    assert not arc.search("huyen", limit=1000, rank_window=len(every)).windowed
+    window = 12
+    newest = sorted((h["id"] for h in every), reverse=True)[:window]
+    bounded = arc.search("huyen", limit=5, rank_window=window)
+    assert bounded.windowed and bounded.window == window
+    # The best of the newest twelve, in the order and with the scores of the full ranking.
+    want = [(h["url"], h["score"]) for h in every if h["id"] in newest][:5]
+    assert [(h["url"], h["score"]) for h in bounded] == want
+    assert want != [(h["url"], h["score"]) for h in every][:5]  # the window mattered
+    # Filters come first: the window holds the newest matches of the filtered search.
+    hailang = arc.search("huyen", portal_id="hailang", limit=1000, rank_window=None)
+    got = arc.search("huyen", portal_id="hailang", limit=1000, rank_window=3)
+    assert {h["id"] for h in got} == set(sorted((h["id"] for h in hailang), reverse=True)[:3])
+    with pytest.raises(ArchiveError, match="rank window"):
+        arc.search("huyen", rank_window=0)
+
+
 @pytest.mark.parametrize(
     ("text", "query", "marked"),
     [
@@ -312,6 +332,11 @@ def test_search_command_prints_hits_or_a_clear_error(crawled: tuple[Path, dict])
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
     none = portal_archive("search", "zzzyyyxxx", "--db", db)
     assert none.stdout == "" and "No articles match" in none.stderr
+
+    bounded = portal_archive("search", "huyen", "--db", db, "--rank-window", "3")
+    assert "note: more than 3 articles match" in bounded.stderr and "1. " in bounded.stdout
+    whole = portal_archive("search", "huyen", "--db", db, "--rank-window", "0")
+    assert "note:" not in whole.stderr and "1. " in whole.stdout
 
 
 # --- the index follows the articles ------------------------------------------------
