@@ -48,7 +48,7 @@ def tokens(text: str) -> list[str]:
     return [_fold_word(match.group(0)) for match in _TOKEN.finditer(text)]
 
 
-def token_spans(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, folded word) for each word of the original text, in order."""
-    for match in _TOKEN.finditer(text):
+def token_spans(text: str, pos: int = 0) -> Iterator[tuple[int, int, str]]:
+    """(start, end, folded word) for each word of the original text from `pos`, in order."""
+    for match in _TOKEN.finditer(text, pos):
         yield match.start(), match.end(), _fold_word(match.group(0))

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import text
@@ -309,26 +310,24 @@ def _first_words(heads: tuple[tuple[str, bool], ...]) -> re.Pattern[str] | None:
 
 def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
     """Character spans of `text_` matching any term, merged when only spaces part them."""
+    if not terms:
+        return []
     heads = {(term.words[0], term.prefix and len(term.words) == 1) for term in terms}
     quick = _first_words(tuple(sorted(heads)))
-    if quick is not None and not quick.search(text_) and not _letter_variants()[1].search(text_):
-        # Folding every word is the slow part: most fields hold none of the query.
-        return []
-    words = list(token_spans(text_))
-    folded = [word[2] for word in words]
+    clean = quick is not None and not _letter_variants()[1].search(text_)
     spans: list[tuple[int, int]] = []
-    for term in terms:
-        size = len(term.words)
-        head = term.words[0]
-        if size == 1 and term.prefix:
-            starts = [i for i, word in enumerate(folded) if word.startswith(head)]
-        elif head in folded:
-            starts = [i for i, word in enumerate(folded) if word == head]
-        else:
-            continue
-        for i in starts:
-            if i + size <= len(folded) and _matches(folded[i : i + size], term):
-                spans.append((words[i][0], words[i + size - 1][1]))
+    if clean:
+        # Words fold letter by letter here, so the quick pattern finds every word that
+        # starts a term: fold only the few words from each of those, not the text.
+        assert quick is not None
+        longest = max(len(term.words) for term in terms)
+        for found in quick.finditer(text_):
+            words = list(islice(token_spans(text_, found.start()), longest))
+            _spans_at(words, 0, terms, spans)
+    else:
+        words = list(token_spans(text_))
+        for i in range(len(words)):
+            _spans_at(words, i, terms, spans)
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:
@@ -337,6 +336,22 @@ def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _spans_at(
+    words: list[tuple[int, int, str]],
+    i: int,
+    terms: Sequence[Term],
+    spans: list[tuple[int, int]],
+) -> None:
+    """Add the span of each term that matches the words from the i-th on."""
+    for term in terms:
+        size = len(term.words)
+        if i + size > len(words):
+            continue
+        window = [word[2] for word in words[i : i + size]]
+        if _matches(window, term):
+            spans.append((words[i][0], words[i + size - 1][1]))
 
 
 def _matches(window: list[str], term: Term) -> bool:

@@ -298,7 +298,12 @@ class ArchivePipeline:
 
     def _summarise(self, archive: Archive) -> tuple[str, dict[str, Any], str | None]:
         stats = self.crawler.stats
-        reason = stats.get_value("finish_reason") or "finished"
+        # Scrapy records finish_reason only after the pipelines are closed; by then a
+        # stop (SIGTERM, Ctrl-C: Crawler.stop) has already cleared `crawling`, while
+        # a crawl that ran out of requests closes with `crawling` still set.
+        reason = stats.get_value("finish_reason") or (
+            "finished" if self.crawler.crawling else "shutdown"
+        )
         status = (
             "finished"
             if reason == "finished"
@@ -324,6 +329,14 @@ class ArchivePipeline:
             "media_requests": int(stats.get_value("portal/media_requests", 0)),
             "media_stored": int(stats.get_value("portal/media_stored", 0)),
         }
+        if status == "interrupted":
+            # A cut-short run says nothing about the portal's layout: no alarms.
+            return (
+                status,
+                summary,
+                "stopped before the end (SIGTERM or Ctrl-C); the next "
+                "crawl resumes from the frontier",
+            )
         observation = _observation(self.crawler)
         observation.new = self.counts["new"]
         observation.unchanged = self.counts["unchanged"]

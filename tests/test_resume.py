@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 
 from archive import Archive
+from portal_crawler.cli import EXIT_FATAL
 from tests.crawl_helpers import command, crawl, crawl_args, summaries
 from tests.helpers import load_gold
 
@@ -99,3 +100,35 @@ def test_two_portals_crawl_one_archive_at_once(replay, tmp_path):
         for portal_id in ("trieuson", "hailang"):
             gold = {g["url"] for g in load_gold(portal_id).values() if g["section"] == TARGET}
             assert {a["url"] for a in archive.iter_articles(portal_id)} == gold
+
+
+def test_a_crawl_stopped_by_sigterm_is_recorded_interrupted_and_resumes(replay, tmp_path):
+    server = replay("mocaynam")
+    db = tmp_path / "archive.sqlite"
+    gold = {g["url"] for g in load_gold("mocaynam").values() if g["section"] == TARGET}
+    server.hold_after(6)
+    process = _start(db, "mocaynam", server.origin, "--log-level", "INFO")
+    try:
+        assert server.wait_for_requests(7, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        # Let the held answer go only once Scrapy has begun its graceful stop.
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "Received SIGTERM" in line:
+                break
+        else:
+            raise AssertionError("the crawler never acknowledged SIGTERM")
+    finally:
+        server.release()
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == EXIT_FATAL  # a cron job must not read it as a success
+    stopped = summaries(subprocess.CompletedProcess([], EXIT_FATAL, out, ""))[0]
+    assert stopped["status"] == "interrupted" and "SIGTERM" in stopped["message"]
+    with Archive.open(db) as archive:
+        assert archive.runs("mocaynam")[0]["status"] == "interrupted"
+        assert len(list(archive.iter_articles("mocaynam"))) < len(gold)
+
+    run = summaries(crawl(db, "mocaynam", mirror=server.origin))[0]
+    assert run["status"] == "finished"
+    with Archive.open(db) as archive:
+        assert sorted(a["url"] for a in archive.iter_articles("mocaynam")) == sorted(gold)

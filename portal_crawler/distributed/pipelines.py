@@ -42,7 +42,8 @@ class WorkerArchivePipeline(ArchivePipeline):
 
     def _summarise(self, archive: Archive) -> tuple[str, dict[str, Any], str | None]:
         status, summary, message = super()._summarise(archive)
-        if status == "finished" and not getattr(self.crawler, "portal_job_done", False):
+        done = getattr(self.crawler, "portal_job_done", False)
+        if status in ("finished", "interrupted") and not done:
             # Stopped (SIGTERM, Ctrl-C) before the job's end: the run did not walk it all.
             status = "interrupted"
             job = self.crawler.spider.job.id  # type: ignore[union-attr]
