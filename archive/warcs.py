@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -115,9 +115,11 @@ class ArchivePayloadIndex(PayloadIndex):
         self.portal_id = portal_id
         self.run_id = run_id
 
+    # Core statements, not ORM objects: one look-up and one insert per WARC record,
+    # and the unit of work cost more than the SQL.
     def find(self, digest: str) -> Original | None:
         stmt = (
-            select(WarcRecord)
+            select(WarcRecord.id, WarcRecord.target_uri, WarcRecord.warc_date, WarcRecord.record_id)
             .where(
                 WarcRecord.portal_id == self.portal_id,
                 WarcRecord.payload_digest == digest,
@@ -127,10 +129,8 @@ class ArchivePayloadIndex(PayloadIndex):
             .limit(1)
         )
         with self.archive._read() as session:  # same package: the archive's own sessions
-            row = session.scalars(stmt).first()
-            if row is None:
-                return None
-            return Original(row.id, row.target_uri, row.warc_date, row.record_id)
+            row = session.execute(stmt).first()
+        return None if row is None else Original(*row)
 
     def add(
         self,
@@ -140,27 +140,29 @@ class ArchivePayloadIndex(PayloadIndex):
         date: str,
         refers_to: Original | None,
     ) -> int | None:
-        row = WarcRecord(
-            portal_id=self.portal_id,
-            run_id=self.run_id,
-            warc_file=location.file,
-            warc_offset=location.offset,
-            warc_length=location.length,
-            record_id=location.record_id,
-            record_type=location.record_type,
-            target_uri=exchange.target_uri,
-            method=exchange.method,
-            http_status=exchange.status,
-            content_type=_header(exchange.response_headers, "content-type"),
-            warc_date=date,
-            payload_digest=digest,
-            payload_length=len(exchange.body),
-            refers_to=refers_to.row_id if refers_to else None,
+        stmt = (
+            insert(WarcRecord)
+            .values(
+                portal_id=self.portal_id,
+                run_id=self.run_id,
+                warc_file=location.file,
+                warc_offset=location.offset,
+                warc_length=location.length,
+                record_id=location.record_id,
+                record_type=location.record_type,
+                target_uri=exchange.target_uri,
+                method=exchange.method,
+                http_status=exchange.status,
+                content_type=_header(exchange.response_headers, "content-type"),
+                warc_date=date,
+                payload_digest=digest,
+                payload_length=len(exchange.body),
+                refers_to=refers_to.row_id if refers_to else None,
+            )
+            .returning(WarcRecord.id)
         )
         with self.archive._write.begin() as session:
-            session.add(row)
-            session.flush()
-            return row.id
+            return session.execute(stmt).scalar_one()
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
