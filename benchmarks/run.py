@@ -359,7 +359,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     results["parse"] = parse_speed(args.parse_pages, args.repeat)
     print("SQLite inserts …", file=sys.stderr)
     results["insert"] = insert_rate(args.insert_articles, work)
-    print(f"search and export on {args.search_articles} articles …", file=sys.stderr)
+    where = args.search_db or f"{args.search_articles} bulk-built articles"
+    print(f"search and export on {where} …", file=sys.stderr)
     results["search"] = search_and_export(args.search_articles, work, args.search_db)
     return results
 
