@@ -22,6 +22,7 @@ from archive.models import RUN_COUNTERS, RUN_STATUSES, SCHEMA_VERSION, utc_now
 from archive.paths import default_db_path
 from archive.query import QueryError, parse_query
 from archive.runlog import format_runs
+from archive.search import RANK_WINDOW, SearchResults
 from archive.stats import format_stats
 from archive.storage import (
     GOLD_KEYS,
@@ -36,6 +37,7 @@ __all__ = [
     "EXPORT_SCHEMA_VERSION",
     "GOLD_KEYS",
     "PRESENCE_FIELDS",
+    "RANK_WINDOW",
     "RUN_COUNTERS",
     "RUN_STATUSES",
     "SCHEMA_VERSION",
@@ -45,6 +47,7 @@ __all__ = [
     "ExportFilter",
     "LockHeld",
     "QueryError",
+    "SearchResults",
     "StoreResult",
     "content_hash",
     "default_db_path",
