@@ -118,6 +118,43 @@ def _in_pager(anchor: etree._Element) -> bool:
     return False
 
 
+# Text for screen readers only: Drupal's pager writes
+# <a href="?page=1"><span class="visually-hidden">Trang</span>2</a>, a reader sees "2".
+_SCREEN_READER_ONLY = frozenset(
+    {"visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text", "element-invisible"}
+)
+
+
+def _link_text(anchor: etree._Element) -> str:
+    """What a reader sees of a link; its whole text when all of it is for screen readers
+    (an icon-only "next" link is known by its hidden words)."""
+    text = normalize_text(anchor.text_content())
+    seen = normalize_text(_seen_text(anchor))
+    return seen or text
+
+
+def _seen_text(anchor: etree._Element) -> str:
+    parts = [anchor.text or ""]
+    # Elements still to visit, and the tails due after them (an explicit stack: no
+    # recursion limit on a hostile page's nesting).
+    todo: list[etree._Element | str] = list(reversed(anchor))
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        if item.tail:
+            todo.append(item.tail)
+        if isinstance(item.tag, str) and not _for_screen_readers(item):
+            parts.append(item.text or "")
+            todo.extend(reversed(item))
+    return "".join(parts)
+
+
+def _for_screen_readers(el: etree._Element) -> bool:
+    return not _SCREEN_READER_ONLY.isdisjoint((el.get("class") or "").lower().split())
+
+
 def _looks_like_page_link(anchor: etree._Element, text: str) -> bool:
     folded = text.casefold().strip()
     return folded.isdigit() or folded in PAGE_WORDS or _in_pager(anchor)
@@ -148,7 +185,7 @@ def analyse_listing(
     seen_pages: set[str] = set()
     for anchor in doc.iter("a"):
         href = (anchor.get("href") or "").strip()
-        text = normalize_text(anchor.text_content())
+        text = _link_text(anchor)
         match = POSTBACK_RE.search(href) or POSTBACK_RE.search(anchor.get("onclick") or "")
         if match:
             if _looks_like_page_link(anchor, text):

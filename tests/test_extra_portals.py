@@ -1,4 +1,5 @@
-"""Portals of CMS families no profile describes (WordPress, Joomla, DNN), extracted generically.
+"""Portals of CMS families no profile describes (WordPress, Joomla, DNN, Drupal), extracted
+generically.
 
 The snapshots in tests/fixtures/extra_portals/ follow FORMAT.md; their gold is the
 content data the pages were rendered from (see build_common.py), not parser output.
@@ -17,7 +18,7 @@ from portal_crawler.replay import ReplayServer
 from tests.crawl_helpers import crawl
 
 EXTRA_DIR = Path(__file__).parent / "fixtures" / "extra_portals"
-EXTRA_IDS = ("tanphu", "vinhthanh", "krongbong")
+EXTRA_IDS = ("tanphu", "vinhthanh", "krongbong", "concuong")
 TARGET = "Hoạt động địa phương"
 
 

@@ -96,6 +96,7 @@ class Assembler:
         self.parts = Parts()
         self._by_element: dict[etree._Element, list[int]] | None = None
         self._table_images: dict[etree._Element, int] = {}
+        self._text_unit_counts: dict[etree._Element, int] = {}
 
     # -- dates -----------------------------------------------------------------------
     def find_date(self) -> str | None:
@@ -189,7 +190,7 @@ class Assembler:
             if _is_noise(unit):
                 self.used.add(i)
                 continue
-            hinted = bool(_LEAD_CLASS.search(_classes_up(unit.el, self.region, 3)))
+            hinted = self._lead_named(unit, 3)
             if (hinted or unit.words >= 8) and self.parts.lead is None:
                 self.parts.lead = unit.text
                 self.used.add(i)
@@ -210,7 +211,7 @@ class Assembler:
                 continue  # a print/share bar between the date line and the lead
             if _is_noise(unit) or self._caption_for(i) is not None:
                 return
-            hinted = bool(_LEAD_CLASS.search(_classes_up(unit.el, self.region, 2)))
+            hinted = self._lead_named(unit, 2)
             if (
                 hinted
                 and unit.el is not self.region
@@ -235,9 +236,10 @@ class Assembler:
         if words > 80 or parse_credit(unit.text) is not None:
             return False
         classes = _classes_up(unit.el, self.region, 3)
-        if _LEAD_CLASS.search(classes) and not _CAPTION_CLASS.search(classes):
+        caption_named = bool(_CAPTION_CLASS.search(classes))
+        if not caption_named and self._lead_named(unit, 3):
             return False
-        if _CAPTION_CLASS.search(classes):
+        if caption_named:
             return True
         if _share_table(image.el, unit.el, self._table_images):
             return True
@@ -280,6 +282,34 @@ class Assembler:
                 return None
             node = node.getparent()
         return None
+
+    def _lead_named(self, unit: Unit, depth: int) -> bool:
+        """Whether a summary-like class names this paragraph or a box holding only it.
+
+        The nearest such name up to `depth` ancestors (within the region) decides. A box of
+        several paragraphs is the body, whatever its name: a field type such as "text with
+        summary" names the whole body after the optional summary it may also carry.
+        """
+        node: etree._Element | None = unit.el
+        for _ in range(depth):
+            if node is None:
+                break
+            if _LEAD_CLASS.search(class_text(node)):
+                return self._text_units_in(node) <= 1
+            if node is self.region:
+                break
+            node = node.getparent()
+        return False
+
+    def _text_units_in(self, el: etree._Element) -> int:
+        counts = self._text_unit_counts
+        if el not in counts:
+            units_of = self._units_by_element()
+            units = self.units
+            counts[el] = sum(
+                units[k].kind == "text" for node in el.iter() for k in units_of.get(node, ())
+            )
+        return counts[el]
 
     def _units_by_element(self) -> dict[etree._Element, list[int]]:
         if self._by_element is None:
