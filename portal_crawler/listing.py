@@ -128,9 +128,7 @@ _SCREEN_READER_ONLY = frozenset(
 def _link_text(anchor: etree._Element) -> str:
     """What a reader sees of a link; its whole text when all of it is for screen readers
     (an icon-only "next" link is known by its hidden words)."""
-    text = normalize_text(anchor.text_content())
-    seen = normalize_text(_seen_text(anchor))
-    return seen or text
+    return normalize_text(_seen_text(anchor)) or normalize_text(anchor.text_content())
 
 
 def _seen_text(anchor: etree._Element) -> str:
