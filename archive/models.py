@@ -36,7 +36,7 @@ from archive.errors import ArchiveError
 #    warc_records, media, media_urls; captures gain warc_file, warc_offset; images and
 #    attachments gain media_sha256; the revision reason "reparse".
 # 4: indexes on images.src and attachments.url.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 RUN_STATUSES = ("running", "finished", "degraded", "failed", "interrupted")
 # "reparse": the same capture extracted again by a newer parser, not an edit by the portal.

@@ -28,7 +28,7 @@ from archive.models import SCHEMA_VERSION, Base, Meta
 log = logging.getLogger("archive")
 
 # Schema version → Alembic revision of archive/migrations/versions.
-REVISIONS = {1: "0001", 2: "0002", 3: "0003", 4: "0004"}
+REVISIONS = {1: "0001", 2: "0002", 3: "0003", 4: "0004", 5: "0005"}
 HEAD = REVISIONS[SCHEMA_VERSION]
 _VERSIONS = {rev: version for version, rev in REVISIONS.items()}
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from archive import bm25, search_terms
 from archive.folding import token_spans, tokens
 from archive.query import Query, QueryError, Term
 
@@ -32,13 +33,17 @@ FTS_TABLE = "articles_fts"
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 2.0)
 BM25 = f"bm25({FTS_TABLE}, {', '.join(map(str, BM25_WEIGHTS))})"
 
+TOKENIZE = "tokenize = 'unicode61 remove_diacritics 2'"
 # remove_diacritics 2 only matters for text that reaches the index unfolded (a
 # Datasette search box): the archive's own text and queries are folded already.
 CREATE_FTS = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
-    "title, lead, body, captions, "
-    "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"
+    f"title, lead, body, captions, {TOKENIZE}, prefix = '2 3')"
 )
+
+# An indexed row read from FTS5's content table (c0..c3: title, lead, body, captions):
+# through the virtual table, each read would first load the index's structure.
+_INDEXED = f"SELECT c0, c1, c2, c3 FROM {FTS_TABLE}_content WHERE id = :id"
 
 # One definition of an article's indexed document, for one article or all of them.
 # Paragraphs and captions are joined by newlines: a phrase does not run across them
@@ -62,17 +67,26 @@ def supported(conn: Connection | Session) -> bool:
 
 
 def index_article(session: Session, article_id: int) -> None:
-    """(Re)write one article's row of the index from its current stored version."""
+    """(Re)write one article's row of the index from its current stored version, and
+    the word counts with it."""
     if not supported(session):
         return
-    session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article_id})
-    session.execute(text(_DOCUMENTS + " WHERE a.id = :id"), {"id": article_id})
+    params = {"id": article_id}
+    old = session.execute(text(_INDEXED), params).first()
+    if old is not None:
+        search_terms.count_document(session, tuple(old), -1, TOKENIZE)
+        session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), params)
+    session.execute(text(_DOCUMENTS + " WHERE a.id = :id"), params)
+    new = session.execute(text(_INDEXED), params).one()
+    search_terms.count_document(session, tuple(new), 1, TOKENIZE)
 
 
 def rebuild_index(conn: Connection | Session) -> int:
-    """Rebuild the whole index from the articles table; how many articles it holds."""
+    """Rebuild the whole index and the word counts from the articles table; how many
+    articles it holds."""
     conn.execute(text(f"DELETE FROM {FTS_TABLE}"))
     conn.execute(text(_DOCUMENTS))
+    search_terms.count_all(conn, FTS_TABLE)
     return conn.execute(text(f"SELECT count(*) FROM {FTS_TABLE}")).scalar_one()
 
 
@@ -159,7 +173,11 @@ def _floor_sql(query: Query, filters: Filters, window: int) -> tuple[str, dict[s
 
 
 def _top_sql(
-    query: Query, filters: Filters, limit: int, floor: int | None = None
+    query: Query,
+    filters: Filters,
+    limit: int,
+    floor: int | None = None,
+    rank: tuple[str, dict[str, Any]] = (BM25, {}),
 ) -> tuple[str, dict[str, Any]]:
     """SQL for the best `limit` matches with ids above `floor`, best first.
 
@@ -169,6 +187,8 @@ def _top_sql(
     """
     joined, where, params = _where(query, filters)
     params["limit"] = limit
+    score, rank_params = rank
+    params.update(rank_params)
     if floor is not None:
         where.append(f"{FTS_TABLE}.rowid > :floor")
         params["floor"] = floor
@@ -176,7 +196,7 @@ def _top_sql(
         SELECT a.id, a.portal_id, p.name AS portal_name, a.url, a.section, a.title,
                a.published, a.lead, a.body, a.removed_at, top.score
         FROM (
-            SELECT {FTS_TABLE}.rowid AS id, {BM25} AS score
+            SELECT {FTS_TABLE}.rowid AS id, {score} AS score
             FROM {FTS_TABLE} {joined}
             WHERE {" AND ".join(where)}
             ORDER BY score, {FTS_TABLE}.rowid
@@ -206,7 +226,8 @@ def run_search(
         if window is not None:
             floor_sql, floor_params = _floor_sql(query, filters, window)
             floor = session.execute(text(floor_sql), floor_params).scalar()
-        sql, params = _top_sql(query, filters, limit, floor)
+        rank = bm25.ranking(session, query, FTS_TABLE, search_terms.TERMS_TABLE, BM25_WEIGHTS)
+        sql, params = _top_sql(query, filters, limit, floor, rank)
         rows = session.execute(text(sql), params).mappings().all()
     except OperationalError as exc:
         # Parsing makes this unreachable for any query text; a damaged index is not.

@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive import habits, locks, schema, search, search_pg, stats
+from archive import bm25, habits, locks, schema, search, search_pg, stats
 from archive.errors import ArchiveError, LockHeld
 from archive.folding import fold_or_none
 from archive.models import (
@@ -391,7 +391,7 @@ def _database_url(db: str | Path | None) -> URL:
     return url
 
 
-def _connect_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _connect_sqlite(dbapi_connection: Any, record: Any) -> None:
     # The driver's own transaction handling would hide our BEGIN; see _begin_sqlite.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -403,6 +403,7 @@ def _connect_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
     # The search index stores text folded by this very function (archive.search).
     dbapi_connection.create_function("vn_fold", 1, fold_or_none, deterministic=True)
+    record.info[bm25.INFO_KEY] = bm25.install(dbapi_connection)
 
 
 def _begin_sqlite(conn: Any) -> None:

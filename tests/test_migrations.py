@@ -172,12 +172,26 @@ def table_rows(path: Path, table: str, columns: list[str]) -> list[tuple[Any, ..
 
 
 def schema_objects(path: Path) -> dict[str, str]:
-    """Views and the search table as sqlite_master has them, white space folded."""
+    """Views and the search tables as sqlite_master has them, white space folded."""
     with sqlite3.connect(path) as conn:
         found = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'view' OR name = 'articles_fts'"
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'view' OR name IN ('articles_fts', 'articles_fts_terms')"
         ).fetchall()
     return {name: re.sub(r"\s+", " ", sql).strip() for name, sql in found}
+
+
+def term_counts(path: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(path) as conn:
+        sql = "SELECT term, documents FROM articles_fts_terms ORDER BY term"
+        return conn.execute(sql).fetchall()
+
+
+def index_vocabulary(path: Path) -> list[tuple[str, int]]:
+    """Each word of the search index and how many rows hold it, as FTS5 itself counts."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, articles_fts, row)")
+        return conn.execute("SELECT term, doc FROM temp.v ORDER BY term").fetchall()
 
 
 @pytest.fixture
@@ -233,8 +247,10 @@ def test_a_first_schema_archive_is_backed_up_and_upgraded_keeping_every_row(
     assert {k: history[0][k] for k in ("title", "body", "images", "attachments", "credit")} == {
         k: first[k] for k in ("title", "body", "images", "attachments", "credit")
     }
-    # The search index was filled from the old rows; the views answer.
+    # The search index and its word counts were filled from the old rows; the views answer.
     assert [hit["url"] for hit in hits] == [URL_1]
+    assert term_counts(v1_archive) == index_vocabulary(v1_archive)
+    assert dict(term_counts(v1_archive))["duc"] == 1
     assert stats["totals"]["articles"] == 2 and stats["totals"]["failures"] == 1
     with sqlite3.connect(v1_archive) as conn:
         assert conn.execute("SELECT count(*) FROM current_articles").fetchone() == (2,)
@@ -260,7 +276,12 @@ def test_the_upgraded_schema_is_the_models_schema(v1_archive: Path, tmp_path: Pa
     fresh = tmp_path / "fresh.sqlite"
     Archive.open(fresh).close()
     assert schema_objects(v1_archive) == schema_objects(fresh)
-    assert set(schema_objects(fresh)) == {"articles_fts", "current_articles", "articles_by_month"}
+    assert set(schema_objects(fresh)) == {
+        "articles_fts",
+        "articles_fts_terms",
+        "current_articles",
+        "articles_by_month",
+    }
     # Check constraints moved on with the models.
     with sqlite3.connect(v1_archive) as conn:
         runs = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'crawl_runs'").fetchone()

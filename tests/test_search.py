@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from archive import Archive, ArchiveError, QueryError, fold, parse_query, search
 from portal_crawler.replay import ReplayServer
@@ -441,3 +443,52 @@ def test_stats_count_articles_per_portal_and_month(crawled: tuple[Path, dict]) -
     text = portal_archive("stats", "--db", str(db)).stdout
     assert all(portal_id in text for portal_id in SNAPSHOT_IDS)
     assert "Articles per month" in text and "finished" in text
+
+
+# --- bm25 from the archive's word counts (archive.bm25) ----------------------------
+
+RANKED = [
+    "covid",
+    "huyen",
+    "dân vận khéo",
+    '"dân vận khéo"',
+    "hoi*",
+    '"hoi ng"*',
+    "title:huyện",
+    "thanh nien OR phu nu",
+    "huyen -covid",
+    "xa NOT thon",
+    "nong thon moi ubnd",
+    "khongcotu OR huyen",
+    "covid-19 tiêm",
+]
+
+
+@pytest.mark.skipif(not search.bm25.available(), reason="archive._bm25 is not built")
+@pytest.mark.parametrize("query_text", RANKED)
+def test_word_counts_give_the_scores_of_bm25_itself(arc: Archive, query_text: str) -> None:
+    query = parse_query(query_text)
+    filters = search.Filters()
+    with Session(arc.engine) as session:
+        assert search.bm25.installed(session)
+        rank = search.bm25.ranking(
+            session, query, search.FTS_TABLE, search.search_terms.TERMS_TABLE, search.BM25_WEIGHTS
+        )
+        counted = search._top_sql(query, filters, 10_000, None, rank)
+        by_fts5 = search._top_sql(query, filters, 10_000)
+        fast = session.execute(text(counted[0]), counted[1]).all()
+        slow = session.execute(text(by_fts5[0]), by_fts5[1]).all()
+    assert "bm25_df" in counted[0] and "bm25_df" not in by_fts5[0]
+    assert len(slow) > 1
+    assert [(row.id, row.score) for row in fast] == [(row.id, row.score) for row in slow]
+    counts = rank[1]["document_counts"].split(",")
+    assert len(counts) == len(query.terms) + len(query.excluded)
+    if query_text in ("covid", "huyen", "thanh nien OR phu nu", "huyen -covid"):
+        assert all(counts), counts  # every phrase counted from the table, none by FTS5
+
+
+def test_the_crawled_archive_counts_each_word_as_fts5_does(crawled: tuple[Path, dict]) -> None:
+    from tests.test_migrations import index_vocabulary, term_counts
+
+    counts = term_counts(crawled[0])
+    assert len(counts) > 500 and counts == index_vocabulary(crawled[0])

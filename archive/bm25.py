@@ -1,0 +1,100 @@
+"""bm25 without reading whole posting lists: the archive's word counts fed to FTS5.
+
+FTS5's bm25() starts each query by counting the articles that hold each of its
+phrases, reading the phrase's whole posting list. For common Vietnamese syllables
+("thôn", "xã", "quốc") that is most of a search at a million articles. The archive
+keeps those counts for single words in `articles_fts_terms` (archive.search keeps
+it in step with the index), and the compiled function `bm25_df` (archive/_bm25.c)
+takes them as an argument and otherwise computes what bm25() computes, to the same
+bits. Phrases of several words, prefixes and words tied to a field are still
+counted by FTS5, as bm25() would.
+
+The function needs the compiled module. Where it could not be built or installed
+(no C compiler at install time, a Python whose sqlite3 module does not expose its
+library), searches run bm25() itself: same results, slower on large archives.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from archive.query import Query, Term
+
+log = logging.getLogger("archive")
+
+try:
+    from archive import _bm25  # type: ignore[attr-defined]
+except ImportError:  # not built: bm25() is used instead
+    _bm25 = None
+
+INFO_KEY = "bm25_df"
+
+
+def available() -> bool:
+    """Whether the compiled module was built with this installation."""
+    return _bm25 is not None
+
+
+def install(dbapi_connection: Any) -> bool:
+    """Register bm25_df on a sqlite3 connection; False (and bm25() is used) if it cannot be."""
+    if _bm25 is None or not isinstance(dbapi_connection, sqlite3.Connection):
+        return False
+    import _sqlite3
+
+    row = dbapi_connection.execute("PRAGMA database_list").fetchone()
+    main_file = (row[2] if row else "") or ""
+    try:
+        return bool(
+            _bm25.install(dbapi_connection, sqlite3.Connection, _sqlite3.__file__, main_file)
+        )
+    except (TypeError, OSError) as exc:  # a Python build laid out otherwise
+        log.debug("bm25_df not installed: %s", exc)
+        return False
+
+
+def installed(session: Session) -> bool:
+    """Whether the session's connection has bm25_df (see `install`)."""
+    return bool(session.connection().connection.info.get(INFO_KEY))
+
+
+def _counted_word(term: Term) -> str | None:
+    """The index token whose count stands for this term's, or None when FTS5 must
+    count the term itself (a phrase, a prefix, a field, a word FTS5 may split)."""
+    if len(term.words) != 1 or term.prefix or term.field is not None:
+        return None
+    word = term.words[0]
+    # A folded ASCII word of letters and digits is one unicode61 token, unchanged.
+    return word if word.isascii() and word.isalnum() else None
+
+
+def ranking(
+    session: Session, query: Query, fts_table: str, terms_table: str, weights: tuple[float, ...]
+) -> tuple[str, dict[str, Any]]:
+    """(SQL expression, parameters) scoring a match of `query` as bm25() does, best lowest.
+
+    Phrases are numbered as FTS5 numbers them in `query.fts()`: the groups' terms in
+    order, then the exclusions.
+    """
+    weights_sql = ", ".join(map(str, weights))
+    if not installed(session):
+        return f"bm25({fts_table}, {weights_sql})", {}
+    phrases = [term for group in query.groups for term in group] + list(query.excluded)
+    words = [_counted_word(term) for term in phrases]
+    wanted = sorted({word for word in words if word is not None})
+    counts: dict[str, int] = {}
+    if wanted:
+        rows = session.execute(
+            text(f"SELECT term, documents FROM {terms_table} WHERE term IN :words").bindparams(
+                bindparam("words", expanding=True)
+            ),
+            {"words": wanted},
+        )
+        counts = {term: documents for term, documents in rows}
+    # A word absent from the table is in no article: its count is 0.
+    listed = ",".join("" if word is None else str(counts.get(word, 0)) for word in words)
+    return f"bm25_df({fts_table}, :document_counts, {weights_sql})", {"document_counts": listed}
