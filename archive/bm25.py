@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -34,6 +35,10 @@ except ImportError:  # not built: bm25() is used instead
 
 INFO_KEY = "bm25_df"
 
+# _bm25 reads the sqlite3 handle from the start of CPython's Connection object, a
+# layout these versions share; elsewhere (PyPy, a future CPython) it stays unused.
+_KNOWN_LAYOUT = sys.implementation.name == "cpython" and (3, 8) <= sys.version_info[:2] <= (3, 14)
+
 
 def available() -> bool:
     """Whether the compiled module was built with this installation."""
@@ -42,7 +47,7 @@ def available() -> bool:
 
 def install(dbapi_connection: Any) -> bool:
     """Register bm25_df on a sqlite3 connection; False (and bm25() is used) if it cannot be."""
-    if _bm25 is None or not isinstance(dbapi_connection, sqlite3.Connection):
+    if _bm25 is None or not _KNOWN_LAYOUT or type(dbapi_connection) is not sqlite3.Connection:
         return False
     import _sqlite3
 
