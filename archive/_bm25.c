@@ -45,6 +45,9 @@ typedef int64_t sqlite3_int64;
 
 typedef struct Fts5Context Fts5Context;
 typedef struct Fts5ExtensionApi Fts5ExtensionApi;
+typedef struct {
+    const unsigned char *a, *b;
+} Fts5PhraseIter;
 typedef void (*fts5_function)(const Fts5ExtensionApi *, Fts5Context *, sqlite3_context *, int,
                               sqlite3_value **);
 
@@ -68,6 +71,8 @@ struct Fts5ExtensionApi {
                         int (*)(const Fts5ExtensionApi *, Fts5Context *, void *));
     int (*xSetAuxdata)(Fts5Context *, void *, void (*)(void *));
     void *(*xGetAuxdata)(Fts5Context *, int);
+    int (*xPhraseFirst)(Fts5Context *, int, Fts5PhraseIter *, int *, int *);
+    void (*xPhraseNext)(Fts5Context *, Fts5PhraseIter *, int *, int *);
 };
 
 /* The leading members of the fts5_api object (version 2, SQLite 3.20 and later). */
@@ -178,17 +183,19 @@ static void bm25_df(const Fts5ExtensionApi *fts, Fts5Context *ctx, sqlite3_conte
         api.result_error(result, "bm25_df: one document count is needed per phrase", -1);
         return;
     }
-    int weights = argc - 1, instances = 0;
+    /* Each phrase's weighted frequency in this row. bm25() sums the same terms in the
+     * same order (its instance list is sorted by column, then offset), read from a
+     * merged list of all phrases' instances that costs more to build than the sums. */
+    int weights = argc - 1;
     sqlite3_value **weight = argv + 1;
-    if (rc == SQLITE_OK) {
-        memset(stats->freq, 0, sizeof(double) * (size_t)stats->phrases);
-        rc = fts->xInstCount(ctx, &instances);
-    }
-    for (int i = 0; rc == SQLITE_OK && i < instances; i++) {
-        int phrase, column, offset;
-        rc = fts->xInst(ctx, i, &phrase, &column, &offset);
-        if (rc == SQLITE_OK)
-            stats->freq[phrase] += weights > column ? api.value_double(weight[column]) : 1.0;
+    for (int i = 0; rc == SQLITE_OK && i < stats->phrases; i++) {
+        Fts5PhraseIter iter;
+        int column, offset;
+        double f = 0.0;
+        rc = fts->xPhraseFirst(ctx, i, &iter, &column, &offset);
+        for (; rc == SQLITE_OK && column >= 0; fts->xPhraseNext(ctx, &iter, &column, &offset))
+            f += weights > column ? api.value_double(weight[column]) : 1.0;
+        stats->freq[i] = f;
     }
     double length = 0.0;
     if (rc == SQLITE_OK) {
@@ -274,6 +281,11 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bm25", NULL, -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_bm25",
+    .m_size = -1,
+    .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit__bm25(void) { return PyModule_Create(&module); }

@@ -158,48 +158,47 @@ def _where(query: Query, filters: Filters) -> tuple[str, list[str], dict[str, An
     return joined, where, params
 
 
-def _floor_sql(query: Query, filters: Filters, window: int) -> tuple[str, dict[str, Any]]:
-    """SQL for the id of the match just older than the newest `window` (no row when
-    no more than `window` match): a walk of the index newest first, no scoring."""
-    joined, where, params = _where(query, filters)
-    params["window"] = window
-    sql = f"""
-        SELECT {FTS_TABLE}.rowid FROM {FTS_TABLE} {joined}
-        WHERE {" AND ".join(where)}
-        ORDER BY {FTS_TABLE}.rowid DESC
-        LIMIT 1 OFFSET :window
-    """
-    return sql, params
-
-
 def _top_sql(
     query: Query,
     filters: Filters,
     limit: int,
-    floor: int | None = None,
+    window: int | None = None,
     rank: tuple[str, dict[str, Any]] = (BM25, {}),
 ) -> tuple[str, dict[str, Any]]:
-    """SQL for the best `limit` matches with ids above `floor`, best first.
+    """SQL for the best `limit` matches, best first: of all of them (window None), or
+    of the newest `window` when more match. Each row's `floor` is then the id of the
+    newest match left out (NULL when none was).
 
     bm25 needs a score for every match, so the inner query keeps that work narrow (the
     index's rowid and score) and only the page it keeps is joined to the articles'
-    text. The floor is a rowid range, which FTS5 seeks to rather than filters.
+    text. With a window, one walk of the index newest first scores window + 1 matches
+    (materialized once); the oldest of them only tells that more matched.
     """
     joined, where, params = _where(query, filters)
     params["limit"] = limit
     score, rank_params = rank
     params.update(rank_params)
-    if floor is not None:
-        where.append(f"{FTS_TABLE}.rowid > :floor")
-        params["floor"] = floor
-    sql = f"""
-        SELECT a.id, a.portal_id, p.name AS portal_name, a.url, a.section, a.title,
-               a.published, a.lead, a.body, a.removed_at, top.score
-        FROM (
+    matches = f"""
             SELECT {FTS_TABLE}.rowid AS id, {score} AS score
             FROM {FTS_TABLE} {joined}
-            WHERE {" AND ".join(where)}
-            ORDER BY score, {FTS_TABLE}.rowid
+            WHERE {" AND ".join(where)}"""
+    if window is None:
+        prelude, ranked, floor = "", matches, "NULL"
+    else:
+        params["window"] = window
+        prelude = f"""
+        WITH newest AS MATERIALIZED ({matches}
+            ORDER BY {FTS_TABLE}.rowid DESC
+            LIMIT :window + 1
+        ),
+        cut AS (SELECT CASE WHEN count(*) > :window THEN min(id) END AS floor FROM newest)"""
+        ranked = "SELECT id, score FROM newest WHERE id > coalesce((SELECT floor FROM cut), 0)"
+        floor = "(SELECT floor FROM cut)"
+    sql = f"""{prelude}
+        SELECT a.id, a.portal_id, p.name AS portal_name, a.url, a.section, a.title,
+               a.published, a.lead, a.body, a.removed_at, top.score, {floor} AS floor
+        FROM ({ranked}
+            ORDER BY score, id
             LIMIT :limit
         ) AS top
         JOIN articles AS a ON a.id = top.id
@@ -222,18 +221,14 @@ def run_search(
     if not supported(session):
         raise QueryError("full-text search needs an SQLite archive")
     try:
-        floor = None
-        if window is not None:
-            floor_sql, floor_params = _floor_sql(query, filters, window)
-            floor = session.execute(text(floor_sql), floor_params).scalar()
         rank = bm25.ranking(session, query, FTS_TABLE, search_terms.TERMS_TABLE, BM25_WEIGHTS)
-        sql, params = _top_sql(query, filters, limit, floor, rank)
+        sql, params = _top_sql(query, filters, limit, window, rank)
         rows = session.execute(text(sql), params).mappings().all()
     except OperationalError as exc:
         # Parsing makes this unreachable for any query text; a damaged index is not.
         raise QueryError(f"the search could not run: {exc.orig}") from exc
     captions = _captions(session, [row["id"] for row in rows])
-    results = SearchResults(window=window, windowed=floor is not None)
+    results = SearchResults(window=window, windowed=bool(rows) and rows[0]["floor"] is not None)
     for row in rows:
         body = row["body"]
         paragraphs = body if isinstance(body, list) else _json_list(body)
@@ -336,19 +331,7 @@ def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
     heads = {(term.words[0], term.prefix and len(term.words) == 1) for term in terms}
     quick = _first_words(tuple(sorted(heads)))
     clean = quick is not None and not _letter_variants()[1].search(text_)
-    spans: list[tuple[int, int]] = []
-    if clean:
-        # Words fold letter by letter here, so the quick pattern finds every word that
-        # starts a term: fold only the few words from each of those, not the text.
-        assert quick is not None
-        longest = max(len(term.words) for term in terms)
-        for found in quick.finditer(text_):
-            words = list(islice(token_spans(text_, found.start()), longest))
-            _spans_at(words, 0, terms, spans)
-    else:
-        words = list(token_spans(text_))
-        for i in range(len(words)):
-            _spans_at(words, i, terms, spans)
+    spans = _quick_spans(text_, terms, quick) if clean and quick else _folded_spans(text_, terms)
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:
@@ -357,6 +340,31 @@ def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _quick_spans(
+    text_: str, terms: Sequence[Term], quick: re.Pattern[str]
+) -> list[tuple[int, int]]:
+    """Spans in text whose words fold letter by letter: the quick pattern finds every
+    word that starts a term, so only the few words from each of those are folded."""
+    if all(len(term.words) == 1 and not term.prefix for term in terms):
+        # Each match is then one whole word folding to a term: the span itself.
+        return [found.span() for found in quick.finditer(text_)]
+    spans: list[tuple[int, int]] = []
+    longest = max(len(term.words) for term in terms)
+    for found in quick.finditer(text_):
+        words = list(islice(token_spans(text_, found.start()), longest))
+        _spans_at(words, 0, terms, spans)
+    return spans
+
+
+def _folded_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
+    """Spans found by folding every word of the text (any text)."""
+    spans: list[tuple[int, int]] = []
+    words = list(token_spans(text_))
+    for i in range(len(words)):
+        _spans_at(words, i, terms, spans)
+    return spans
 
 
 def _spans_at(

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -492,3 +494,30 @@ def test_the_crawled_archive_counts_each_word_as_fts5_does(crawled: tuple[Path, 
 
     counts = term_counts(crawled[0])
     assert len(counts) > 500 and counts == index_vocabulary(crawled[0])
+
+
+SYLLABLES = ["Dân", "vận", "khéo", "dan", "VAN", "Đức", "đức", "xã", "Xa", "hội", "hỏi", "nghị"]
+
+
+@given(
+    words=st.lists(st.sampled_from(SYLLABLES), min_size=1, max_size=30),
+    gaps=st.lists(st.sampled_from([" ", ", ", " – ", "“", "” ", "\n", "-", "…"]), min_size=30),
+    query=st.lists(
+        st.sampled_from([*SYLLABLES, '"dan van"', "hoi*", '"xa hoi"*', "ng*"]),
+        min_size=1,
+        max_size=4,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_quick_highlighting_finds_the_spans_folding_every_word_finds(
+    words: list[str], gaps: list[str], query: list[str]
+) -> None:
+    text_ = "".join(word + gap for word, gap in zip(words, gaps, strict=False))
+    terms = parse_query(" ".join(query)).terms
+    quick = search._first_words(
+        tuple(sorted({(t.words[0], t.prefix and len(t.words) == 1) for t in terms}))
+    )
+    assert quick is not None and not search._letter_variants()[1].search(text_)
+    assert sorted(set(search._quick_spans(text_, terms, quick))) == sorted(
+        set(search._folded_spans(text_, terms))
+    )
