@@ -3,10 +3,10 @@
 FTS5's bm25() starts each query by counting the articles that hold each of its
 phrases, reading the phrase's whole posting list. For common Vietnamese syllables
 ("thôn", "xã", "quốc") that is most of a search at a million articles. The archive
-keeps those counts for single words in `articles_fts_terms` (archive.search keeps
-it in step with the index), and the compiled function `bm25_df` (archive/_bm25.c)
-takes them as an argument and otherwise computes what bm25() computes, to the same
-bits. Phrases of several words, prefixes and words tied to a field are still
+keeps those counts for single words, in any field and per field, in
+`articles_fts_terms` (archive.search_terms), and the compiled function `bm25_df`
+(archive/_bm25.c) takes them as an argument and otherwise computes what bm25()
+computes, to the same bits. Phrases of several words and prefixes are still
 counted by FTS5, as bm25() would.
 
 The function needs the compiled module. Where it could not be built or installed
@@ -67,14 +67,16 @@ def installed(session: Session) -> bool:
     return bool(session.connection().connection.info.get(INFO_KEY))
 
 
-def _counted_word(term: Term) -> str | None:
-    """The index token whose count stands for this term's, or None when FTS5 must
-    count the term itself (a phrase, a prefix, a field, a word FTS5 may split)."""
-    if len(term.words) != 1 or term.prefix or term.field is not None:
+def _counted_word(term: Term) -> tuple[str, str] | None:
+    """The (index token, field or '*') whose count stands for this term's, or None when
+    FTS5 must count the term itself (a phrase, a prefix, a word FTS5 may split)."""
+    if len(term.words) != 1 or term.prefix:
         return None
     word = term.words[0]
     # A folded ASCII word of letters and digits is one unicode61 token, unchanged.
-    return word if word.isascii() and word.isalnum() else None
+    if not (word.isascii() and word.isalnum()):
+        return None
+    return word, term.field or "*"
 
 
 def ranking(
@@ -89,17 +91,17 @@ def ranking(
     if not installed(session):
         return f"bm25({fts_table}, {weights_sql})", {}
     phrases = [term for group in query.groups for term in group] + list(query.excluded)
-    words = [_counted_word(term) for term in phrases]
-    wanted = sorted({word for word in words if word is not None})
-    counts: dict[str, int] = {}
+    keys = [_counted_word(term) for term in phrases]
+    wanted = sorted({key[0] for key in keys if key is not None})
+    counts: dict[tuple[str, str], int] = {}
     if wanted:
         rows = session.execute(
-            text(f"SELECT term, documents FROM {terms_table} WHERE term IN :words").bindparams(
-                bindparam("words", expanding=True)
-            ),
+            text(
+                f"SELECT term, field, documents FROM {terms_table} WHERE term IN :words"
+            ).bindparams(bindparam("words", expanding=True)),
             {"words": wanted},
         )
-        counts = {term: documents for term, documents in rows}
-    # A word absent from the table is in no article: its count is 0.
-    listed = ",".join("" if word is None else str(counts.get(word, 0)) for word in words)
+        counts = {(term, field): documents for term, field, documents in rows}
+    # A word absent from the table is in no article (or not in that field): 0.
+    listed = ",".join("" if key is None else str(counts.get(key, 0)) for key in keys)
     return f"bm25_df({fts_table}, :document_counts, {weights_sql})", {"document_counts": listed}

@@ -1,5 +1,8 @@
 """How many indexed articles hold each word: `articles_fts_terms`, kept in step with the index.
 
+One row per word in any field (`field` '*') and one per word and field it occurs in
+(title, lead, body, captions), as fts5vocab's 'row' and 'col' tables count them.
+
 bm25 needs these counts, and FTS5 would get them at every search by reading each
 query word's whole posting list (archive.bm25). The words must be exactly FTS5's
 own tokens of the indexed (folded) text, or scores would drift from bm25()'s:
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -26,49 +29,66 @@ from sqlalchemy.orm import Session
 
 TERMS_TABLE = "articles_fts_terms"
 CREATE_TERMS = (
-    f"CREATE TABLE IF NOT EXISTS {TERMS_TABLE} "
-    "(term TEXT PRIMARY KEY, documents INTEGER NOT NULL) WITHOUT ROWID"
+    f"CREATE TABLE IF NOT EXISTS {TERMS_TABLE} (term TEXT NOT NULL, field TEXT NOT NULL, "
+    "documents INTEGER NOT NULL, PRIMARY KEY (term, field)) WITHOUT ROWID"
 )
+ANY_FIELD = "*"
+FIELDS = ("title", "lead", "body", "captions")  # the index's columns, in order
 
-_VOCAB = "temp.articles_fts_vocabulary"
+_VOCAB_ROWS = "temp.articles_fts_vocabulary"
+_VOCAB_FIELDS = "temp.articles_fts_vocabulary_fields"
 _PROBE = "temp.articles_fts_probe"
-_PROBE_TERMS = "temp.articles_fts_probe_terms"
+_PROBE_ROWS = "temp.articles_fts_probe_terms"
+_PROBE_FIELDS = "temp.articles_fts_probe_fields"
 
+# :terms is a JSON array of [term, field] pairs.
 _ADD = f"""
-INSERT INTO {TERMS_TABLE} (term, documents)
-SELECT value, :delta FROM json_each(:terms) WHERE true
-ON CONFLICT (term) DO UPDATE SET documents = documents + excluded.documents
+INSERT INTO {TERMS_TABLE} (term, field, documents)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), :delta
+FROM json_each(:terms) WHERE true
+ON CONFLICT (term, field) DO UPDATE SET documents = documents + excluded.documents
 """
 _DROP_EMPTY = f"""
 DELETE FROM {TERMS_TABLE}
-WHERE documents <= 0 AND term IN (SELECT value FROM json_each(:terms))
+WHERE documents <= 0 AND term IN (SELECT json_extract(value, '$[0]') FROM json_each(:terms))
 """
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
 def count_all(conn: Connection | Session, fts_table: str) -> None:
-    """Fill the table from the whole index (a read of all of it: ~30 s a million articles)."""
+    """Fill the table from the whole index (two reads of all of it: about a minute for
+    a million articles)."""
     conn.execute(text(CREATE_TERMS))
-    conn.execute(
-        text(f"CREATE VIRTUAL TABLE IF NOT EXISTS {_VOCAB} USING fts5vocab(main, {fts_table}, row)")
-    )
+    for name, kind in ((_VOCAB_ROWS, "row"), (_VOCAB_FIELDS, "col")):
+        conn.execute(
+            text(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} "
+                f"USING fts5vocab(main, {fts_table}, {kind})"
+            )
+        )
     conn.execute(text(f"DELETE FROM {TERMS_TABLE}"))
     conn.execute(
-        text(f"INSERT INTO {TERMS_TABLE} (term, documents) SELECT term, doc FROM {_VOCAB}")
+        text(
+            f"INSERT INTO {TERMS_TABLE} (term, field, documents) "
+            f"SELECT term, '{ANY_FIELD}', doc FROM {_VOCAB_ROWS} "
+            f"UNION ALL SELECT term, col, doc FROM {_VOCAB_FIELDS}"
+        )
     )
 
 
 def count_document(
     session: Session, columns: Sequence[str | None], delta: int, tokenize: str
 ) -> None:
-    """Count one indexed document's words up (delta 1) or down (-1, dropping zeros)."""
+    """Count one indexed document's words up (delta 1) or down (-1, dropping zeros).
+
+    `columns` are its title, lead, body and captions as indexed (folded)."""
     words = _plain_words(columns)
     if words is None:
         words = _fts5_words(session, columns, tokenize)
     if not words:
         return
-    params = {"terms": json.dumps(sorted(words)), "delta": delta}
+    params = {"terms": json.dumps(sorted(words), ensure_ascii=False), "delta": delta}
     session.execute(text(_ADD), params)
     if delta < 0:
         session.execute(text(_DROP_EMPTY), params)
@@ -81,36 +101,52 @@ def _separates(char: str) -> bool:
     return unicodedata.category(char)[0] in "PZS"
 
 
-def _plain_words(columns: Iterable[str | None]) -> set[str] | None:
-    """The words of text unicode61 splits at ASCII letters and digits only; else None."""
+def _plain_words(columns: Sequence[str | None]) -> set[tuple[str, str]] | None:
+    """(word, field) pairs, field '*' too, of text unicode61 splits at ASCII letters and
+    digits only; None for other text."""
     joined = "\n".join(value for value in columns if value)
     if not joined.isascii() and not all(char.isascii() or _separates(char) for char in set(joined)):
         return None
-    return set(_ASCII_WORD.findall(joined.lower()))
+    pairs: set[tuple[str, str]] = set()
+    for field, value in zip(FIELDS, columns, strict=True):
+        if value:
+            pairs.update((word, field) for word in _ASCII_WORD.findall(value.lower()))
+    pairs.update({(word, ANY_FIELD) for word, _ in pairs})
+    return pairs
 
 
-def _fts5_words(session: Session, columns: Sequence[str | None], tokenize: str) -> list[str]:
+def _fts5_words(
+    session: Session, columns: Sequence[str | None], tokenize: str
+) -> set[tuple[str, str]]:
+    """(word, field) pairs, field '*' too, as FTS5's tokenizer makes them."""
     # Created in the writing transaction, so a rollback cannot leave them half made.
     session.execute(
         text(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {_PROBE} USING fts5("
-            f"title, lead, body, captions, content = '', {tokenize})"
+            f"{', '.join(FIELDS)}, content = '', {tokenize})"
         )
     )
-    session.execute(
-        text(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {_PROBE_TERMS} "
-            "USING fts5vocab(temp, articles_fts_probe, row)"
+    for name, kind in ((_PROBE_ROWS, "row"), (_PROBE_FIELDS, "col")):
+        session.execute(
+            text(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} "
+                f"USING fts5vocab(temp, articles_fts_probe, {kind})"
+            )
         )
-    )
-    values: dict[str, Any] = dict(zip(("title", "lead", "body", "captions"), columns, strict=True))
+    values: dict[str, Any] = dict(zip(FIELDS, columns, strict=True))
     session.execute(
         text(
-            f"INSERT INTO {_PROBE} (rowid, title, lead, body, captions) "
+            f"INSERT INTO {_PROBE} (rowid, {', '.join(FIELDS)}) "
             "VALUES (1, :title, :lead, :body, :captions)"
         ),
         values,
     )
-    words = list(session.execute(text(f"SELECT term FROM {_PROBE_TERMS}")).scalars())
+    found = session.execute(
+        text(
+            f"SELECT term, '{ANY_FIELD}' FROM {_PROBE_ROWS} "
+            f"UNION ALL SELECT term, col FROM {_PROBE_FIELDS}"
+        )
+    )
+    pairs = {(term, field) for term, field in found}
     session.execute(text(f"INSERT INTO {_PROBE} (articles_fts_probe) VALUES ('delete-all')"))
-    return words
+    return pairs
