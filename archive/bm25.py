@@ -3,11 +3,11 @@
 FTS5's bm25() starts each query by counting the articles that hold each of its
 phrases, reading the phrase's whole posting list. For common Vietnamese syllables
 ("thôn", "xã", "quốc") that is most of a search at a million articles. The archive
-keeps those counts for single words, in any field and per field, in
-`articles_fts_terms` (archive.search_terms), and the compiled function `bm25_df`
+keeps those counts for single words, in any field and per field (but the body),
+in `articles_fts_terms` (archive.search_terms), and the compiled function `bm25_df`
 (archive/_bm25.c) takes them as an argument and otherwise computes what bm25()
-computes, to the same bits. Phrases of several words and prefixes are still
-counted by FTS5, as bm25() would.
+computes, to the same bits. Phrases of several words, prefixes and words tied to
+the body are still counted by FTS5, as bm25() would.
 
 The function needs the compiled module. Where it could not be built or installed
 (no C compiler at install time, a Python whose sqlite3 module does not expose its
@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from archive.query import Query, Term
+from archive.search_terms import COUNTED_FIELDS
 
 log = logging.getLogger("archive")
 
@@ -69,8 +70,11 @@ def installed(session: Session) -> bool:
 
 def _counted_word(term: Term) -> tuple[str, str] | None:
     """The (index token, field or '*') whose count stands for this term's, or None when
-    FTS5 must count the term itself (a phrase, a prefix, a word FTS5 may split)."""
+    FTS5 must count the term itself (a phrase, a prefix, a word FTS5 may split, a field
+    not counted)."""
     if len(term.words) != 1 or term.prefix:
+        return None
+    if term.field is not None and term.field not in COUNTED_FIELDS:
         return None
     word = term.words[0]
     # A folded ASCII word of letters and digits is one unicode61 token, unchanged.

@@ -1,7 +1,9 @@
 """How many indexed articles hold each word: `articles_fts_terms`, kept in step with the index.
 
-One row per word in any field (`field` '*') and one per word and field it occurs in
-(title, lead, body, captions), as fts5vocab's 'row' and 'col' tables count them.
+One row per word in any field (`field` '*'), and one per word and field it occurs
+in for the title, lead and captions, as fts5vocab's 'row' and 'col' tables count
+them. Not for the body: it holds nearly every word of an article, so counting it
+too would double the writes, for the rare `body:` query (FTS5 counts those).
 
 bm25 needs these counts, and FTS5 would get them at every search by reading each
 query word's whole posting list (archive.bm25). The words must be exactly FTS5's
@@ -34,6 +36,8 @@ CREATE_TERMS = (
 )
 ANY_FIELD = "*"
 FIELDS = ("title", "lead", "body", "captions")  # the index's columns, in order
+COUNTED_FIELDS = ("title", "lead", "captions")
+_COUNTED = ", ".join(f"'{field}'" for field in COUNTED_FIELDS)
 
 _VOCAB_ROWS = "temp.articles_fts_vocabulary"
 _VOCAB_FIELDS = "temp.articles_fts_vocabulary_fields"
@@ -41,16 +45,19 @@ _PROBE = "temp.articles_fts_probe"
 _PROBE_ROWS = "temp.articles_fts_probe_terms"
 _PROBE_FIELDS = "temp.articles_fts_probe_fields"
 
-# :terms is a JSON array of [term, field] pairs.
+# One JSON array of words per counted field and one for any field.
+_WORDS = " UNION ALL ".join(
+    f"SELECT value AS term, '{field}' AS field FROM json_each(:{key})"
+    for key, field in (("any", ANY_FIELD), *((f, f) for f in COUNTED_FIELDS))
+)
 _ADD = f"""
 INSERT INTO {TERMS_TABLE} (term, field, documents)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), :delta
-FROM json_each(:terms) WHERE true
+SELECT term, field, :delta FROM ({_WORDS}) WHERE true
 ON CONFLICT (term, field) DO UPDATE SET documents = documents + excluded.documents
 """
 _DROP_EMPTY = f"""
 DELETE FROM {TERMS_TABLE}
-WHERE documents <= 0 AND term IN (SELECT json_extract(value, '$[0]') FROM json_each(:terms))
+WHERE documents <= 0 AND term IN (SELECT value FROM json_each(:any))
 """
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
@@ -72,7 +79,7 @@ def count_all(conn: Connection | Session, fts_table: str) -> None:
         text(
             f"INSERT INTO {TERMS_TABLE} (term, field, documents) "
             f"SELECT term, '{ANY_FIELD}', doc FROM {_VOCAB_ROWS} "
-            f"UNION ALL SELECT term, col, doc FROM {_VOCAB_FIELDS}"
+            f"UNION ALL SELECT term, col, doc FROM {_VOCAB_FIELDS} WHERE col IN ({_COUNTED})"
         )
     )
 
@@ -86,9 +93,13 @@ def count_document(
     words = _plain_words(columns)
     if words is None:
         words = _fts5_words(session, columns, tokenize)
-    if not words:
+    if not words[ANY_FIELD]:
         return
-    params = {"terms": json.dumps(sorted(words), ensure_ascii=False), "delta": delta}
+    params: dict[str, Any] = {
+        ("any" if field == ANY_FIELD else field): json.dumps(list(found), ensure_ascii=False)
+        for field, found in words.items()
+    }
+    params["delta"] = delta
     session.execute(text(_ADD), params)
     if delta < 0:
         session.execute(text(_DROP_EMPTY), params)
@@ -101,24 +112,23 @@ def _separates(char: str) -> bool:
     return unicodedata.category(char)[0] in "PZS"
 
 
-def _plain_words(columns: Sequence[str | None]) -> set[tuple[str, str]] | None:
-    """(word, field) pairs, field '*' too, of text unicode61 splits at ASCII letters and
-    digits only; None for other text."""
+def _plain_words(columns: Sequence[str | None]) -> dict[str, set[str]] | None:
+    """The words of any field ('*') and of each counted field, for text unicode61 splits
+    at ASCII letters and digits only; None for other text."""
     joined = "\n".join(value for value in columns if value)
     if not joined.isascii() and not all(char.isascii() or _separates(char) for char in set(joined)):
         return None
-    pairs: set[tuple[str, str]] = set()
+    words = {ANY_FIELD: set(_ASCII_WORD.findall(joined.lower()))}
     for field, value in zip(FIELDS, columns, strict=True):
-        if value:
-            pairs.update((word, field) for word in _ASCII_WORD.findall(value.lower()))
-    pairs.update({(word, ANY_FIELD) for word, _ in pairs})
-    return pairs
+        if field in COUNTED_FIELDS:
+            words[field] = set(_ASCII_WORD.findall(value.lower())) if value else set()
+    return words
 
 
 def _fts5_words(
     session: Session, columns: Sequence[str | None], tokenize: str
-) -> set[tuple[str, str]]:
-    """(word, field) pairs, field '*' too, as FTS5's tokenizer makes them."""
+) -> dict[str, set[str]]:
+    """The words of any field ('*') and of each counted field, as FTS5 tokenizes them."""
     # Created in the writing transaction, so a rollback cannot leave them half made.
     session.execute(
         text(
@@ -144,9 +154,11 @@ def _fts5_words(
     found = session.execute(
         text(
             f"SELECT term, '{ANY_FIELD}' FROM {_PROBE_ROWS} "
-            f"UNION ALL SELECT term, col FROM {_PROBE_FIELDS}"
+            f"UNION ALL SELECT term, col FROM {_PROBE_FIELDS} WHERE col IN ({_COUNTED})"
         )
     )
-    pairs = {(term, field) for term, field in found}
+    words: dict[str, set[str]] = {field: set() for field in (ANY_FIELD, *COUNTED_FIELDS)}
+    for term, field in found:
+        words[field].add(term)
     session.execute(text(f"INSERT INTO {_PROBE} (articles_fts_probe) VALUES ('delete-all')"))
-    return pairs
+    return words

@@ -189,11 +189,14 @@ def term_counts(path: Path) -> list[tuple[str, str, int]]:
 
 def index_vocabulary(path: Path) -> list[tuple[str, str, int]]:
     """Each word of the search index and how many rows hold it, in any field ('*') and
-    per field, as FTS5 itself counts."""
+    per field but the body, as FTS5 itself counts."""
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE VIRTUAL TABLE temp.r USING fts5vocab(main, articles_fts, row)")
         conn.execute("CREATE VIRTUAL TABLE temp.c USING fts5vocab(main, articles_fts, col)")
-        sql = "SELECT term, '*', doc FROM temp.r UNION ALL SELECT term, col, doc FROM temp.c"
+        sql = (
+            "SELECT term, '*', doc FROM temp.r "
+            "UNION ALL SELECT term, col, doc FROM temp.c WHERE col != 'body'"
+        )
         return sorted(conn.execute(sql).fetchall())
 
 

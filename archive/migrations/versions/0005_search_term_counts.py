@@ -1,5 +1,5 @@
 """Schema version 5: articles_fts_terms, each indexed word's count of articles (in any
-field, and per field).
+field, and in the title, lead and captions).
 
 Revision ID: 0005
 Revises: 0004
@@ -42,7 +42,8 @@ def upgrade() -> None:
         op.execute(
             "INSERT INTO articles_fts_terms (term, field, documents) "
             "SELECT term, '*', doc FROM temp.articles_fts_vocabulary "
-            "UNION ALL SELECT term, col, doc FROM temp.articles_fts_vocabulary_fields"
+            "UNION ALL SELECT term, col, doc FROM temp.articles_fts_vocabulary_fields "
+            "WHERE col IN ('title', 'lead', 'captions')"
         )
     op.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
 
