@@ -15,9 +15,10 @@ What it measures, on this machine, in this run:
 - SQLite: Archive.store_article rate into a fresh archive, archive bytes per article
   (database, WARC and media of the crawl, and the database alone);
 - incremental re-crawl of the unchanged portal: requests and seconds;
-- search p50/p95 (Archive.search, 40 queries, 20 hits each, after one untimed pass that
-  warms the page cache): with the default rank window, ranked with the archive's word
-  counts (bm25_df) and, as the baseline, by FTS5's own bm25(); then ranking every match.
+- search p50/p95 over 40 queries (Archive.search, 20 hits each; each query's median of
+  three passes, after one untimed pass that warms the page cache): with the default
+  rank window, ranked with the archive's word counts (bm25_df) and, as the baseline,
+  by FTS5's own bm25(); then ranking every match.
   JSONL export rows/s. On an archive of --search-articles articles (built in bulk by
   benchmarks/export.py's builder), or on --search-db.
 
@@ -267,6 +268,17 @@ def insert_rate(count: int, work: Path) -> dict[str, Any]:
     }
 
 
+def _search_times(archive: Any, options: dict[str, Any], passes: int = 3) -> list[float]:
+    """Each query's median time (ms) over `passes` passes: the machine is noisy."""
+    times: list[list[float]] = [[] for _ in SEARCH_QUERIES]
+    for _ in range(passes):
+        for n, query in enumerate(SEARCH_QUERIES):
+            began = time.perf_counter()
+            archive.search(query, limit=20, **options)
+            times[n].append((time.perf_counter() - began) * 1000)
+    return [statistics.median(each) for each in times]
+
+
 def _percentiles(timings: list[float]) -> tuple[float, float]:
     ordered = sorted(timings)
     return round(statistics.median(ordered), 1), round(ordered[int(0.95 * (len(ordered) - 1))], 1)
@@ -290,32 +302,23 @@ def search_and_export(count: int, work: Path, prebuilt: Path | None = None) -> d
         with Archive.open(db) as archive:
             archive.rebuild_search_index()
         build_s = round(time.perf_counter() - started, 1)
-    windowed, by_fts5, exhaustive, bounded = [], [], [], 0
     with Archive.open(db) as archive:
         count = archive.count_articles()
         with Session(archive.engine) as session:
             word_counts = bm25.installed(session)
         for query in SEARCH_QUERIES:  # warm the page cache, as a server's would be
             archive.search(query, limit=20)
-        for query in SEARCH_QUERIES:
-            began = time.perf_counter()
-            bounded += archive.search(query, limit=20).windowed
-            windowed.append((time.perf_counter() - began) * 1000)
+        bounded = sum(archive.search(query, limit=20).windowed for query in SEARCH_QUERIES)
+        windowed = _search_times(archive, {})
         # The baseline: the same searches ranked by FTS5's bm25(), which counts each
         # query word's articles itself (archive/bm25.py).
         installed = bm25.installed
         bm25.installed = lambda session: False
         try:
-            for query in SEARCH_QUERIES:
-                began = time.perf_counter()
-                archive.search(query, limit=20)
-                by_fts5.append((time.perf_counter() - began) * 1000)
+            by_fts5 = _search_times(archive, {})
         finally:
             bm25.installed = installed
-        for query in SEARCH_QUERIES:
-            began = time.perf_counter()
-            archive.search(query, limit=20, rank_window=None)
-            exhaustive.append((time.perf_counter() - began) * 1000)
+        exhaustive = _search_times(archive, {"rank_window": None})
         out = work / "export.jsonl"
         began = time.perf_counter()
         with open(out, "w", encoding="utf-8") as handle:
