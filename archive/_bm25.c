@@ -222,11 +222,13 @@ typedef struct {
     PyObject_HEAD sqlite3 *db;
 } ConnectionHead;
 
+static int resolved;
+
 static int resolve(const char *library) {
     void *handle = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
     if (!handle) return 0;
 #define FIND(field, name) \
-    if (!(*(void **)&api.field = dlsym(handle, name))) return 0;
+    if (!(*(void **)&api.field = dlsym(handle, name))) goto missing;
     FIND(prepare_v2, "sqlite3_prepare_v2");
     FIND(bind_pointer, "sqlite3_bind_pointer");
     FIND(step, "sqlite3_step");
@@ -239,7 +241,11 @@ static int resolve(const char *library) {
     FIND(result_error, "sqlite3_result_error");
     FIND(result_error_code, "sqlite3_result_error_code");
 #undef FIND
+    resolved = 1;
     return 1;
+missing:
+    memset(&api, 0, sizeof api);
+    return 0;
 }
 
 /* install(connection, sqlite_module_path, main_filename) -> bool */
@@ -255,7 +261,7 @@ static PyObject *install(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "install() needs a sqlite3.Connection");
         return NULL;
     }
-    if (!api.prepare_v2 && !resolve(library)) Py_RETURN_FALSE;
+    if (!resolved && !resolve(library)) Py_RETURN_FALSE;
     sqlite3 *db = ((ConnectionHead *)connection)->db;
     if (!db) Py_RETURN_FALSE;
     /* The handle must be this connection's: its main database is the one Python named. */

@@ -52,12 +52,14 @@ def install(dbapi_connection: Any) -> bool:
         return False
     import _sqlite3
 
+    # SQLite is called through the library the sqlite3 module itself loaded.
+    library = getattr(_sqlite3, "__file__", None)
+    if library is None:  # built into the interpreter
+        return False
     row = dbapi_connection.execute("PRAGMA database_list").fetchone()
     main_file = (row[2] if row else "") or ""
     try:
-        return bool(
-            _bm25.install(dbapi_connection, sqlite3.Connection, _sqlite3.__file__, main_file)
-        )
+        return bool(_bm25.install(dbapi_connection, sqlite3.Connection, library, main_file))
     except (TypeError, OSError) as exc:  # a Python build laid out otherwise
         log.debug("bm25_df not installed: %s", exc)
         return False

@@ -105,8 +105,8 @@ class Filters:
 
 # Finding and scoring a match costs 3-5 µs at a million articles (FTS5's AND over
 # long posting lists, then bm25: the match's positions and its length), and a query
-# as common as "kế hoạch" matches a third of an archive: over a second at a million
-# articles. Past this many matches only the most recently archived ones are ranked,
+# as common as "kế hoạch" matches a third of an archive: about half a second at a
+# million articles. Past this many matches only the most recently archived ones are ranked,
 # which FTS5 finds by walking its index backwards and stopping (early termination,
 # as Lucene's and Elasticsearch's terminate_after): 30-60 ms. None ranks every match.
 RANK_WINDOW = 10_000
