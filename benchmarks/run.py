@@ -16,9 +16,10 @@ What it measures, on this machine, in this run:
   (database, WARC and media of the crawl, and the database alone);
 - incremental re-crawl of the unchanged portal: requests and seconds;
 - search p50/p95 over 40 queries (Archive.search, 20 hits each; each query's median of
-  three passes, after one untimed pass that warms the page cache): with the default
+  five passes, after one untimed pass that warms the page cache): with the default
   rank window, ranked with the archive's word counts (bm25_df) and, as the baseline,
-  by FTS5's own bm25(); then ranking every match.
+  by FTS5's own bm25(); and ranking every match. The three are timed in turn for
+  each query.
   JSONL export rows/s. On an archive of --search-articles articles (built in bulk by
   benchmarks/export.py's builder), or on --search-db.
 
@@ -271,15 +272,26 @@ def insert_rate(count: int, work: Path) -> dict[str, Any]:
     }
 
 
-def _search_times(archive: Any, options: dict[str, Any], passes: int = 3) -> list[float]:
-    """Each query's median time (ms) over `passes` passes: the machine is noisy."""
-    times: list[list[float]] = [[] for _ in SEARCH_QUERIES]
-    for _ in range(passes):
-        for n, query in enumerate(SEARCH_QUERIES):
-            began = time.perf_counter()
-            archive.search(query, limit=20, **options)
-            times[n].append((time.perf_counter() - began) * 1000)
-    return [statistics.median(each) for each in times]
+def _search_times(
+    archive: Any, modes: list[tuple[dict[str, Any], bool]], passes: int = 5
+) -> list[list[float]]:
+    """For each mode (search options, whether ranked with word counts), each query's
+    median time (ms) over `passes` passes, the modes timed in turn for each query."""
+    from archive import bm25
+
+    installed = bm25.installed
+    times = [[[] for _ in SEARCH_QUERIES] for _ in modes]
+    try:
+        for _ in range(passes):
+            for n, query in enumerate(SEARCH_QUERIES):
+                for m, (options, counted) in enumerate(modes):
+                    bm25.installed = installed if counted else (lambda session: False)
+                    began = time.perf_counter()
+                    archive.search(query, limit=20, **options)
+                    times[m][n].append((time.perf_counter() - began) * 1000)
+    finally:
+        bm25.installed = installed
+    return [[statistics.median(each) for each in mode] for mode in times]
 
 
 def _percentiles(timings: list[float]) -> tuple[float, float]:
@@ -312,16 +324,12 @@ def search_and_export(count: int, work: Path, prebuilt: Path | None = None) -> d
         for query in SEARCH_QUERIES:  # warm the page cache, as a server's would be
             archive.search(query, limit=20)
         bounded = sum(archive.search(query, limit=20).windowed for query in SEARCH_QUERIES)
-        windowed = _search_times(archive, {})
-        # The baseline: the same searches ranked by FTS5's bm25(), which counts each
-        # query word's articles itself (archive/bm25.py).
-        installed = bm25.installed
-        bm25.installed = lambda session: False
-        try:
-            by_fts5 = _search_times(archive, {})
-        finally:
-            bm25.installed = installed
-        exhaustive = _search_times(archive, {"rank_window": None})
+        # The baseline (ranked by FTS5's bm25(), which counts each query word's articles
+        # itself: archive/bm25.py) and ranking every match are timed query by query
+        # with ours, so that a slow spell of the machine falls on all three alike.
+        windowed, by_fts5, exhaustive = _search_times(
+            archive, [({}, True), ({}, False), ({"rank_window": None}, True)]
+        )
         out = work / "export.jsonl"
         began = time.perf_counter()
         with open(out, "w", encoding="utf-8") as handle:
