@@ -37,10 +37,7 @@ typedef struct sqlite3_value sqlite3_value;
 typedef int64_t sqlite3_int64;
 
 #define SQLITE_OK 0
-#define SQLITE_ERROR 1
 #define SQLITE_NOMEM 7
-#define SQLITE_ROW 100
-#define SQLITE_DONE 101
 #define SQLITE_NULL 5
 
 typedef struct Fts5Context Fts5Context;
@@ -134,6 +131,9 @@ static int entries(const char *list) {
     return n;
 }
 
+/* Not an SQLite code: the count list does not fit the query. */
+#define COUNTS_MISMATCH (-1)
+
 static int load_stats(const Fts5ExtensionApi *fts, Fts5Context *ctx, const char *list,
                       Stats **out) {
     Stats *stats = fts->xGetAuxdata(ctx, 0);
@@ -142,7 +142,7 @@ static int load_stats(const Fts5ExtensionApi *fts, Fts5Context *ctx, const char 
         return SQLITE_OK;
     }
     int phrases = fts->xPhraseCount(ctx);
-    if (entries(list) != phrases) return SQLITE_ERROR;
+    if (entries(list) != phrases) return COUNTS_MISMATCH;
     stats = calloc(1, sizeof(Stats) + 2 * (size_t)phrases * sizeof(double));
     if (!stats) return SQLITE_NOMEM;
     stats->phrases = phrases;
@@ -179,7 +179,7 @@ static void bm25_df(const Fts5ExtensionApi *fts, Fts5Context *ctx, sqlite3_conte
     }
     Stats *stats = NULL;
     int rc = load_stats(fts, ctx, (const char *)api.value_text(argv[0]), &stats);
-    if (rc == SQLITE_ERROR) {
+    if (rc == COUNTS_MISMATCH) {
         api.result_error(result, "bm25_df: one document count is needed per phrase", -1);
         return;
     }
