@@ -325,12 +325,17 @@ def _first_words(heads: tuple[tuple[str, bool], ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(spelled))
 
 
+def _quick_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
+    """`_first_words` for the first word of each term (a lone word may be a prefix)."""
+    heads = {(term.words[0], term.prefix and len(term.words) == 1) for term in terms}
+    return _first_words(tuple(sorted(heads)))
+
+
 def highlight_spans(text_: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
     """Character spans of `text_` matching any term, merged when only spaces part them."""
     if not terms:
         return []
-    heads = {(term.words[0], term.prefix and len(term.words) == 1) for term in terms}
-    quick = _first_words(tuple(sorted(heads)))
+    quick = _quick_pattern(terms)
     clean = quick is not None and not _letter_variants()[1].search(text_)
     spans = _quick_spans(text_, terms, quick) if clean and quick else _folded_spans(text_, terms)
     spans.sort()

@@ -29,13 +29,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from archive.query import FIELDS  # the index's columns, in order
+
 TERMS_TABLE = "articles_fts_terms"
 CREATE_TERMS = (
     f"CREATE TABLE IF NOT EXISTS {TERMS_TABLE} (term TEXT NOT NULL, field TEXT NOT NULL, "
     "documents INTEGER NOT NULL, PRIMARY KEY (term, field)) WITHOUT ROWID"
 )
 ANY_FIELD = "*"
-FIELDS = ("title", "lead", "body", "captions")  # the index's columns, in order
 COUNTED_FIELDS = ("title", "lead", "captions")
 _COUNTED = ", ".join(f"'{field}'" for field in COUNTED_FIELDS)
 
@@ -67,13 +68,7 @@ def count_all(conn: Connection | Session, fts_table: str) -> None:
     """Fill the table from the whole index (two reads of all of it: about a minute for
     a million articles)."""
     conn.execute(text(CREATE_TERMS))
-    for name, kind in ((_VOCAB_ROWS, "row"), (_VOCAB_FIELDS, "col")):
-        conn.execute(
-            text(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} "
-                f"USING fts5vocab(main, {fts_table}, {kind})"
-            )
-        )
+    _vocabularies(conn, f"main, {fts_table}", _VOCAB_ROWS, _VOCAB_FIELDS)
     conn.execute(text(f"DELETE FROM {TERMS_TABLE}"))
     conn.execute(
         text(
@@ -82,6 +77,15 @@ def count_all(conn: Connection | Session, fts_table: str) -> None:
             f"UNION ALL SELECT term, col, doc FROM {_VOCAB_FIELDS} WHERE col IN ({_COUNTED})"
         )
     )
+
+
+def _vocabularies(conn: Connection | Session, index: str, rows: str, fields: str) -> None:
+    """fts5vocab tables of an FTS5 index ("schema, table"): per word (`rows`), and per
+    word and column (`fields`)."""
+    for name, kind in ((rows, "row"), (fields, "col")):
+        conn.execute(
+            text(f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING fts5vocab({index}, {kind})")
+        )
 
 
 def count_document(
@@ -136,13 +140,7 @@ def _fts5_words(
             f"{', '.join(FIELDS)}, content = '', {tokenize})"
         )
     )
-    for name, kind in ((_PROBE_ROWS, "row"), (_PROBE_FIELDS, "col")):
-        session.execute(
-            text(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} "
-                f"USING fts5vocab(temp, articles_fts_probe, {kind})"
-            )
-        )
+    _vocabularies(session, "temp, articles_fts_probe", _PROBE_ROWS, _PROBE_FIELDS)
     values: dict[str, Any] = dict(zip(FIELDS, columns, strict=True))
     session.execute(
         text(

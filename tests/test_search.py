@@ -514,9 +514,7 @@ def test_quick_highlighting_finds_the_spans_folding_every_word_finds(
 ) -> None:
     text_ = "".join(word + gap for word, gap in zip(words, gaps, strict=False))
     terms = parse_query(" ".join(query)).terms
-    quick = search._first_words(
-        tuple(sorted({(t.words[0], t.prefix and len(t.words) == 1) for t in terms}))
-    )
+    quick = search._quick_pattern(terms)
     assert quick is not None and not search._letter_variants()[1].search(text_)
     assert sorted(set(search._quick_spans(text_, terms, quick))) == sorted(
         set(search._folded_spans(text_, terms))
